@@ -1,0 +1,48 @@
+"""Instance metadata keys gpuform sets on each node: the contract between Terraform and boot.
+
+Values known at synth time are baked into the cloud-config. Values known only at apply time (a
+secret's OCID, the head node's IP, the Object Storage namespace) travel as these metadata keys;
+the bootstrap reads them from the instance metadata service (IMDS v2,
+http://169.254.169.254/opc/v2/instance/metadata/<key>, header `Authorization: Bearer Oracle`).
+The boot test harness serves the same keys in the same JSON shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+USER_DATA = "user_data"
+SSH_AUTHORIZED_KEYS = "ssh_authorized_keys"
+STACK = "gpuform_stack"
+NODE_INDEX = "gpuform_node_index"
+NODE_COUNT = "gpuform_node_count"
+API_KEY_SECRET_ID = "gpuform_api_key_secret_id"
+HEAD_IP = "gpuform_head_ip"
+
+#: Keys the bootstrap reads at boot (user_data and ssh keys are consumed by cloud-init itself).
+BOOT_KEYS = (STACK, NODE_INDEX, NODE_COUNT, API_KEY_SECRET_ID, HEAD_IP)
+
+
+@dataclass(frozen=True)
+class ApplyTimeValues:
+    """Values Terraform resolves at apply time (tokens at synth, fakes in the boot harness)."""
+
+    ssh_authorized_keys: str
+    api_key_secret_id: str
+    head_ip: str
+
+
+def instance_metadata(
+    *, stack: str, node_index: int, node_count: int, user_data_b64: str, values: ApplyTimeValues
+) -> Mapping[str, str]:
+    """The `metadata` map of one node, exactly as Terraform sets it (all values are strings)."""
+    return {
+        SSH_AUTHORIZED_KEYS: values.ssh_authorized_keys,
+        USER_DATA: user_data_b64,
+        STACK: stack,
+        NODE_INDEX: str(node_index),
+        NODE_COUNT: str(node_count),
+        API_KEY_SECRET_ID: values.api_key_secret_id,
+        HEAD_IP: values.head_ip,
+    }

@@ -1,0 +1,1 @@
+"""Rendering: Jinja2 (StrictUndefined) turns specs into the cloud-config each node boots with."""

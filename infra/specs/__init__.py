@@ -1,0 +1,23 @@
+"""Typed specs (pydantic v2) that stack files are written in."""
+
+from .deployment import Deployment
+from .endpoint import Endpoint
+from .engine import Engine, EngineKind
+from .errors import SpecError, one_line
+from .model import Model, Precision
+from .nodes import Image, NodeGroup
+from .stack import StackSpec
+
+__all__ = [
+    "Deployment",
+    "Endpoint",
+    "Engine",
+    "EngineKind",
+    "Image",
+    "Model",
+    "NodeGroup",
+    "Precision",
+    "SpecError",
+    "StackSpec",
+    "one_line",
+]

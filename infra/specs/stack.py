@@ -1,0 +1,66 @@
+"""A whole deployment: what a stack file in stacks/ defines."""
+
+from __future__ import annotations
+
+from pydantic import model_validator
+
+from .base import Spec
+from .deployment import Deployment
+from .endpoint import Endpoint
+from .engine import Engine
+from .model import Model
+from .nodes import NodeGroup
+
+
+class StackSpec(Spec):
+    """One deployment: network, GPU nodes, model, engine and endpoint."""
+
+    deployment: Deployment
+    nodes: NodeGroup
+    model: Model
+    engine: Engine
+    endpoint: Endpoint = Endpoint()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StackSpec:
+        shape = self.nodes.shape_info
+        tp = self.engine.tensor_parallel_size
+        if tp is not None and tp > shape.gpus:
+            raise ValueError(
+                f"engine.tensor_parallel_size {tp} exceeds the {shape.gpus} GPUs of one "
+                f"{shape.name}; use at most {shape.gpus} (pipeline across nodes for more)"
+            )
+        if self.engine.kind == "ollama" and self.model.is_hf_id:
+            raise ValueError(
+                f"model.id {self.model.id!r} is a Hugging Face id but Ollama pulls its own tags; "
+                "use an Ollama tag such as deepseek-r1:70b"
+            )
+        if self.engine.kind != "ollama" and not self.model.is_hf_id:
+            raise ValueError(
+                f"model.id {self.model.id!r} is not a Hugging Face id (org/name), which "
+                f"{self.engine.kind} needs; use e.g. deepseek-ai/DeepSeek-R1"
+            )
+        image = self.engine.image or ""
+        if shape.vendor == "amd" and image and "rocm" not in self.engine.image_ref("amd"):
+            raise ValueError(
+                f"engine.image {image!r} is not a ROCm build but {shape.name} has AMD GPUs; "
+                "use a ROCm image (e.g. rocm/vllm, or a -rocm tag)"
+            )
+        if self.nodes.count > 1 and self.engine.kind in ("ollama", "tgi"):
+            raise ValueError(
+                f"nodes.count {self.nodes.count} with engine {self.engine.kind!r}: it serves from "
+                "one node; use count 1, or vllm/sglang for multi-node"
+            )
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.deployment.name
+
+    @property
+    def image_ref(self) -> str:
+        return self.engine.image_ref(self.nodes.shape_info.vendor)
+
+    @property
+    def usd_per_hour(self) -> float:
+        return round(self.nodes.count * self.nodes.shape_info.usd_per_hour, 2)

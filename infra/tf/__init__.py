@@ -1,0 +1,1 @@
+"""Terraform synthesis: the cdktf boundary (cdk.py) and our typed resource layer."""

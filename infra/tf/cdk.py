@@ -1,0 +1,79 @@
+"""The one module that imports cdktf.
+
+cdktf was archived upstream in December 2025. Everything gpuform needs from it (App, stacks,
+outputs, variables, backends, generic resources) passes through here, so replacing it with a
+plain JSON writer later touches this file alone. The product is plain Terraform JSON.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+# jsii prints a multi-line end-of-life banner on Node 20 at import; users should see none of it.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("JSII_DEPRECATED", "quiet")
+
+from cdktf import (  # noqa: E402
+    App,
+    LocalBackend,
+    TerraformDataSource,
+    TerraformOutput,
+    TerraformProvider,
+    TerraformResource,
+    TerraformStack,
+    TerraformVariable,
+)
+from constructs import Construct  # noqa: E402
+
+__all__ = [
+    "App",
+    "Construct",
+    "GenericDataSource",
+    "GenericProvider",
+    "GenericResource",
+    "LocalBackend",
+    "TerraformOutput",
+    "TerraformStack",
+    "TerraformVariable",
+    "new_app",
+]
+
+
+def new_app(outdir: str) -> App:
+    """An App writing to `outdir`, without cdktf's on-disk validation pass."""
+    return App(outdir=outdir, skip_validation=True)
+
+
+def _apply(target: Any, args: dict[str, Any]) -> None:
+    # add_override is cdktf's own escape hatch for untyped arguments; our typed layer above
+    # guarantees the names, and the schema check guarantees them against the provider.
+    for key, value in args.items():
+        target.add_override(key, value)
+
+
+class GenericResource(TerraformResource):  # type: ignore[misc]
+    """A resource of any type, its arguments set from a plain dict."""
+
+    def __init__(self, scope: Construct, id: str, tf_type: str, args: dict[str, Any]) -> None:
+        super().__init__(scope, id, terraform_resource_type=tf_type)
+        _apply(self, args)
+
+
+class GenericDataSource(TerraformDataSource):  # type: ignore[misc]
+    """A data source of any type, its arguments set from a plain dict."""
+
+    def __init__(self, scope: Construct, id: str, tf_type: str, args: dict[str, Any]) -> None:
+        super().__init__(scope, id, terraform_resource_type=tf_type)
+        _apply(self, args)
+
+
+class GenericProvider(TerraformProvider):  # type: ignore[misc]
+    """A provider block plus its required_providers entry."""
+
+    def __init__(
+        self, scope: Construct, name: str, source: str, version: str, args: dict[str, Any]
+    ) -> None:
+        super().__init__(scope, name, terraform_resource_type=name, terraform_provider_source=source)
+        _apply(self, args)
+        TerraformStack.of(scope).add_override(f"terraform.required_providers.{name}.version", version)

@@ -1,0 +1,418 @@
+"""Typed OCI resources and data sources that gpuform emits (provider oracle/oci).
+
+Field names are Terraform argument names, checked against the provider schema in
+infra/tf/schema/oci.json by the tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .resources import Args, DataSource, Resource
+
+PROVIDER_SOURCE = "oracle/oci"
+PROVIDER_VERSION = ">= 7.19.0"
+
+
+# --- blocks shared by several types -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PortRange(Args):
+    min: int
+    max: int
+
+
+@dataclass(frozen=True)
+class IcmpOptions(Args):
+    type: int
+    code: int | None = None
+
+
+@dataclass(frozen=True)
+class Filter(Args):
+    name: str
+    values: Sequence[str]
+    regex: bool | None = None
+
+
+# --- networking ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CoreVcnArgs(Args):
+    compartment_id: str
+    cidr_blocks: Sequence[str]
+    display_name: str | None = None
+    dns_label: str | None = None
+    freeform_tags: Mapping[str, str] | None = None
+
+
+class CoreVcn(Resource[CoreVcnArgs]):
+    tf_type = "oci_core_vcn"
+
+
+@dataclass(frozen=True)
+class GatewayArgs(Args):
+    compartment_id: str
+    vcn_id: str
+    display_name: str | None = None
+    freeform_tags: Mapping[str, str] | None = None
+
+
+class CoreInternetGateway(Resource[GatewayArgs]):
+    tf_type = "oci_core_internet_gateway"
+
+
+class CoreNatGateway(Resource[GatewayArgs]):
+    tf_type = "oci_core_nat_gateway"
+
+
+@dataclass(frozen=True)
+class ServiceGatewayService(Args):
+    service_id: str
+
+
+@dataclass(frozen=True)
+class CoreServiceGatewayArgs(Args):
+    compartment_id: str
+    vcn_id: str
+    services: ServiceGatewayService
+    display_name: str | None = None
+    freeform_tags: Mapping[str, str] | None = None
+
+
+class CoreServiceGateway(Resource[CoreServiceGatewayArgs]):
+    tf_type = "oci_core_service_gateway"
+
+
+@dataclass(frozen=True)
+class RouteRule(Args):
+    network_entity_id: str
+    destination: str
+    destination_type: str = "CIDR_BLOCK"
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class CoreRouteTableArgs(Args):
+    compartment_id: str
+    vcn_id: str
+    route_rules: Sequence[RouteRule]
+    display_name: str | None = None
+    freeform_tags: Mapping[str, str] | None = None
+
+
+class CoreRouteTable(Resource[CoreRouteTableArgs]):
+    tf_type = "oci_core_route_table"
+
+
+@dataclass(frozen=True)
+class SecurityListTcpOptions(Args):
+    min: int
+    max: int
+
+
+@dataclass(frozen=True)
+class EgressSecurityRule(Args):
+    destination: str
+    protocol: str
+    destination_type: str = "CIDR_BLOCK"
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class IngressSecurityRule(Args):
+    source: str
+    protocol: str
+    source_type: str = "CIDR_BLOCK"
+    description: str | None = None
+    tcp_options: SecurityListTcpOptions | None = None
+    icmp_options: IcmpOptions | None = None
+
+
+@dataclass(frozen=True)
+class CoreSecurityListArgs(Args):
+    compartment_id: str
+    vcn_id: str
+    egress_security_rules: Sequence[EgressSecurityRule]
+    ingress_security_rules: Sequence[IngressSecurityRule]
+    display_name: str | None = None
+    freeform_tags: Mapping[str, str] | None = None
+
+
+class CoreSecurityList(Resource[CoreSecurityListArgs]):
+    tf_type = "oci_core_security_list"
+
+
+@dataclass(frozen=True)
+class CoreSubnetArgs(Args):
+    compartment_id: str
+    vcn_id: str
+    cidr_block: str
+    display_name: str | None = None
+    dns_label: str | None = None
+    prohibit_public_ip_on_vnic: bool | None = None
+    route_table_id: str | None = None
+    security_list_ids: Sequence[str] | None = None
+    freeform_tags: Mapping[str, str] | None = None
+
+
+class CoreSubnet(Resource[CoreSubnetArgs]):
+    tf_type = "oci_core_subnet"
+
+
+@dataclass(frozen=True)
+class CoreNetworkSecurityGroupArgs(Args):
+    compartment_id: str
+    vcn_id: str
+    display_name: str | None = None
+    freeform_tags: Mapping[str, str] | None = None
+
+
+class CoreNetworkSecurityGroup(Resource[CoreNetworkSecurityGroupArgs]):
+    tf_type = "oci_core_network_security_group"
+
+
+@dataclass(frozen=True)
+class NsgTcpOptions(Args):
+    destination_port_range: PortRange
+
+
+@dataclass(frozen=True)
+class CoreNsgRuleArgs(Args):
+    network_security_group_id: str
+    direction: str
+    protocol: str
+    description: str | None = None
+    source: str | None = None
+    source_type: str | None = None
+    destination: str | None = None
+    destination_type: str | None = None
+    stateless: bool | None = None
+    tcp_options: NsgTcpOptions | None = None
+    icmp_options: IcmpOptions | None = None
+
+
+class CoreNsgRule(Resource[CoreNsgRuleArgs]):
+    tf_type = "oci_core_network_security_group_security_rule"
+
+
+# --- compute ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateVnicDetails(Args):
+    subnet_id: str
+    assign_public_ip: str | None = None
+    nsg_ids: Sequence[str] | None = None
+    hostname_label: str | None = None
+    display_name: str | None = None
+
+
+@dataclass(frozen=True)
+class InstanceSourceDetails(Args):
+    source_id: str
+    source_type: str = "image"
+    boot_volume_size_in_gbs: str | None = None
+    boot_volume_vpus_per_gb: str | None = None
+
+
+@dataclass(frozen=True)
+class PluginConfig(Args):
+    name: str
+    desired_state: str
+
+
+@dataclass(frozen=True)
+class AgentConfig(Args):
+    plugins_config: Sequence[PluginConfig]
+    is_management_disabled: bool | None = None
+    is_monitoring_disabled: bool | None = None
+
+
+@dataclass(frozen=True)
+class ShapeConfig(Args):
+    ocpus: float
+    memory_in_gbs: float
+
+
+@dataclass(frozen=True)
+class CoreInstanceArgs(Args):
+    availability_domain: str
+    compartment_id: str
+    shape: str
+    create_vnic_details: CreateVnicDetails
+    source_details: InstanceSourceDetails
+    metadata: Mapping[str, str]
+    display_name: str | None = None
+    fault_domain: str | None = None
+    agent_config: AgentConfig | None = None
+    shape_config: ShapeConfig | None = None
+    freeform_tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class CoreInstance(Resource[CoreInstanceArgs]):
+    tf_type = "oci_core_instance"
+
+    @property
+    def private_ip(self) -> str:
+        return self.attr("private_ip")
+
+    @property
+    def public_ip(self) -> str:
+        return self.attr("public_ip")
+
+
+# --- network load balancer ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NlbArgs(Args):
+    compartment_id: str
+    display_name: str
+    subnet_id: str
+    is_private: bool = False
+    network_security_group_ids: Sequence[str] | None = None
+    is_preserve_source_destination: bool | None = None
+    freeform_tags: Mapping[str, str] | None = None
+
+
+class NetworkLoadBalancer(Resource[NlbArgs]):
+    tf_type = "oci_network_load_balancer_network_load_balancer"
+
+    @property
+    def public_ip(self) -> str:
+        # The first (and, for a public NLB, only) public address.
+        return self.attr("ip_addresses[0].ip_address")
+
+
+@dataclass(frozen=True)
+class NlbHealthChecker(Args):
+    protocol: str
+    port: int | None = None
+    url_path: str | None = None
+    return_code: int | None = None
+    interval_in_millis: int | None = None
+    timeout_in_millis: int | None = None
+    retries: int | None = None
+
+
+@dataclass(frozen=True)
+class NlbBackendSetArgs(Args):
+    name: str
+    network_load_balancer_id: str
+    policy: str
+    health_checker: NlbHealthChecker
+    is_preserve_source: bool | None = None
+
+
+class NlbBackendSet(Resource[NlbBackendSetArgs]):
+    tf_type = "oci_network_load_balancer_backend_set"
+
+
+@dataclass(frozen=True)
+class NlbBackendArgs(Args):
+    backend_set_name: str
+    network_load_balancer_id: str
+    port: int
+    target_id: str | None = None
+    ip_address: str | None = None
+    name: str | None = None
+
+
+class NlbBackend(Resource[NlbBackendArgs]):
+    tf_type = "oci_network_load_balancer_backend"
+
+
+@dataclass(frozen=True)
+class NlbListenerArgs(Args):
+    name: str
+    network_load_balancer_id: str
+    default_backend_set_name: str
+    port: int
+    protocol: str = "TCP"
+
+
+class NlbListener(Resource[NlbListenerArgs]):
+    tf_type = "oci_network_load_balancer_listener"
+
+
+# --- identity -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DynamicGroupArgs(Args):
+    compartment_id: str
+    name: str
+    description: str
+    matching_rule: str
+
+
+class IdentityDynamicGroup(Resource[DynamicGroupArgs]):
+    tf_type = "oci_identity_dynamic_group"
+
+
+@dataclass(frozen=True)
+class PolicyArgs(Args):
+    compartment_id: str
+    name: str
+    description: str
+    statements: Sequence[str]
+
+
+class IdentityPolicy(Resource[PolicyArgs]):
+    tf_type = "oci_identity_policy"
+
+
+# --- data sources -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AvailabilityDomainsArgs(Args):
+    compartment_id: str
+
+
+class AvailabilityDomains(DataSource[AvailabilityDomainsArgs]):
+    tf_type = "oci_identity_availability_domains"
+
+    def name(self, number: int) -> str:
+        """The name of AD `number` (1-based), as OCI lists them."""
+        return self.attr(f"availability_domains[{number - 1}].name")
+
+
+@dataclass(frozen=True)
+class CoreImagesArgs(Args):
+    compartment_id: str
+    operating_system: str | None = None
+    operating_system_version: str | None = None
+    shape: str | None = None
+    sort_by: str = "TIMECREATED"
+    sort_order: str = "DESC"
+    filter: Sequence[Filter] | None = None
+
+
+class CoreImages(DataSource[CoreImagesArgs]):
+    tf_type = "oci_core_images"
+
+    @property
+    def newest_id(self) -> str:
+        return self.attr("images[0].id")
+
+
+@dataclass(frozen=True)
+class CoreServicesArgs(Args):
+    filter: Sequence[Filter] | None = None
+
+
+class CoreServices(DataSource[CoreServicesArgs]):
+    tf_type = "oci_core_services"
+
+    @property
+    def first_id(self) -> str:
+        return self.attr("services[0].id")
+
+    @property
+    def first_cidr(self) -> str:
+        return self.attr("services[0].cidr_block")

@@ -1,0 +1,79 @@
+"""A small typed layer over cdktf's generic resources.
+
+Each Terraform type gets an argument dataclass whose field names are the Terraform argument names
+(nested dataclasses are blocks, tuples of them are repeated blocks) and a thin class that exposes
+typed references such as `vcn.id`. The schema check (infra/tf/schema.py) holds every synthesized
+resource to the provider's own schema, so a misspelt argument fails the tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+from .cdk import Construct, GenericDataSource, GenericResource
+
+
+@dataclass(frozen=True)
+class Args:
+    """Base of argument sets and nested blocks; None means "leave unset"."""
+
+    def to_tf(self) -> dict[str, Any]:
+        out = _to_tf(self)
+        assert isinstance(out, dict)
+        return out
+
+
+def _to_tf(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: _to_tf(v) for f in fields(value) if (v := getattr(value, f.name)) is not None
+        }
+    if isinstance(value, Mapping):
+        return {k: _to_tf(v) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [_to_tf(v) for v in value]
+    return value
+
+
+A = TypeVar("A", bound=Args)
+
+
+class Resource(Generic[A]):
+    """A managed Terraform resource with typed arguments."""
+
+    tf_type: ClassVar[str]
+
+    def __init__(
+        self, scope: Construct, id: str, args: A, depends_on: Sequence[Resource[Any]] = ()
+    ) -> None:
+        self.args = args
+        self._tf = GenericResource(scope, id, self.tf_type, args.to_tf())
+        if depends_on:
+            self._tf.add_override("depends_on", [d.fqn for d in depends_on])
+
+    def attr(self, name: str) -> str:
+        """A reference to an attribute, resolved by Terraform at apply time."""
+        return str(self._tf.get_string_attribute(name))
+
+    @property
+    def id(self) -> str:
+        return self.attr("id")
+
+    @property
+    def fqn(self) -> str:
+        return str(self._tf.fqn)
+
+
+class DataSource(Generic[A]):
+    """A Terraform data source with typed arguments."""
+
+    tf_type: ClassVar[str]
+
+    def __init__(self, scope: Construct, id: str, args: A) -> None:
+        self.args = args
+        self._tf = GenericDataSource(scope, id, self.tf_type, args.to_tf())
+
+    def attr(self, name: str) -> str:
+        return str(self._tf.get_string_attribute(name))

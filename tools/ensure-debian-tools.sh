@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages gpuform's tests run for real, when any is missing.
+# Idempotent and quiet when everything is present; needs root (as CI and dev machines are).
+set -euo pipefail
+
+need=()
+command -v cloud-init >/dev/null || need+=(cloud-init)
+command -v shellcheck >/dev/null || need+=(shellcheck)
+command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v mdadm >/dev/null || need+=(mdadm)
+command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
+command -v systemd-nspawn >/dev/null || need+=(systemd-container)
+command -v ip >/dev/null || need+=(iproute2)
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "installing Debian packages: ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
