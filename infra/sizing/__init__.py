@@ -1,0 +1,1 @@
+"""Sizing: from model and shape to GPUs, parallelism, context length and cost."""
