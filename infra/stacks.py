@@ -1,0 +1,97 @@
+"""Finding and loading stack files: one small Python file a deployment, defining `stack`."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from .errors import UserError
+from .specs import SpecError, StackSpec, one_line
+
+_PKG = Path(__file__).resolve().parent
+EXAMPLES_DIR = _PKG.parent / "stacks"
+
+
+def load_stack_file(path: Path) -> StackSpec:
+    """Import `path` and return its module-level `stack`; UserError names file, field and fix."""
+    shown = _shown(path)
+    if not path.is_file():
+        raise UserError(f"{shown}: no such stack file; list stacks with `gpuform stacks`")
+    name = f"gpuform_stack_{path.stem.replace('-', '_')}"
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise UserError(f"{shown}: not a Python file; stack files end in .py")
+    module = importlib.util.module_from_spec(module_spec)
+    try:
+        module_spec.loader.exec_module(module)
+    except ValidationError as err:
+        raise UserError(f"{shown}: {one_line(err)}") from None
+    except SpecError as err:
+        raise UserError(f"{shown}: {err}") from None
+    except SyntaxError as err:
+        raise UserError(f"{shown}:{err.lineno}: {err.msg}; fix the Python syntax") from None
+    except ImportError as err:
+        raise UserError(f"{shown}: {err}; import specs from infra.specs") from None
+    finally:
+        sys.modules.pop(name, None)
+    stack = getattr(module, "stack", None)
+    if not isinstance(stack, StackSpec):
+        raise UserError(f"{shown}: defines no `stack = StackSpec(...)`; add one")
+    return stack
+
+
+def discover(stacks_dir: Path) -> dict[str, Path]:
+    """Stack files in `stacks_dir`, by file stem, sorted."""
+    return {p.stem: p for p in sorted(stacks_dir.glob("*.py")) if not p.name.startswith("_")}
+
+
+def load_dir(stacks_dir: Path) -> dict[str, StackSpec]:
+    """Every stack in `stacks_dir`, by stack name; duplicate names are an error."""
+    loaded: dict[str, StackSpec] = {}
+    for path in discover(stacks_dir).values():
+        spec = load_stack_file(path)
+        if spec.name in loaded:
+            raise UserError(
+                f"{_shown(path)}: deployment.name = {spec.name!r} is used by another stack; "
+                "give each stack its own name"
+            )
+        loaded[spec.name] = spec
+    return loaded
+
+
+def load_examples() -> dict[str, StackSpec]:
+    """The example stacks shipped in the repository's stacks/ folder."""
+    return load_dir(EXAMPLES_DIR)
+
+
+def select(names: list[str], stacks_dir: Path) -> dict[str, StackSpec]:
+    """Stacks by name (deployment name or file stem) or by path; all of them when `names` is empty."""
+    if not names:
+        return load_dir(stacks_dir)
+    everything: dict[str, StackSpec] | None = None
+    chosen: dict[str, StackSpec] = {}
+    for name in names:
+        if name.endswith(".py"):
+            spec = load_stack_file(Path(name))
+        else:
+            files = discover(stacks_dir)
+            if name in files:
+                spec = load_stack_file(files[name])
+            else:
+                everything = everything if everything is not None else load_dir(stacks_dir)
+                if name not in everything:
+                    known = ", ".join(sorted(everything)) or "none"
+                    raise UserError(f"stack {name!r} not found in {_shown(stacks_dir)}; known: {known}")
+                spec = everything[name]
+        chosen[spec.name] = spec
+    return chosen
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
