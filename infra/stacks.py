@@ -68,7 +68,7 @@ def load_examples() -> dict[str, StackSpec]:
 
 
 def select(names: list[str], stacks_dir: Path) -> dict[str, StackSpec]:
-    """Stacks by name (deployment name or file stem) or by path; all of them when `names` is empty."""
+    """Stacks by name (deployment name or file stem) or path; all when `names` is empty."""
     if not names:
         return load_dir(stacks_dir)
     everything: dict[str, StackSpec] | None = None
@@ -84,7 +84,9 @@ def select(names: list[str], stacks_dir: Path) -> dict[str, StackSpec]:
                 everything = everything if everything is not None else load_dir(stacks_dir)
                 if name not in everything:
                     known = ", ".join(sorted(everything)) or "none"
-                    raise UserError(f"stack {name!r} not found in {_shown(stacks_dir)}; known: {known}")
+                    raise UserError(
+                        f"stack {name!r} not found in {_shown(stacks_dir)}; known: {known}"
+                    )
                 spec = everything[name]
         chosen[spec.name] = spec
     return chosen

@@ -9,7 +9,9 @@ stack = StackSpec(
         ssh_allowed_cidrs=["198.51.100.0/24"],  # replace with your office or VPN range
         api_allowed_cidrs=["198.51.100.0/24"],
     ),
-    nodes=NodeGroup(shape="BM.GPU.H200.8", count=1, boot_volume_gb=2048, boot_volume_vpus_per_gb=30),
+    nodes=NodeGroup(
+        shape="BM.GPU.H200.8", count=1, boot_volume_gb=2048, boot_volume_vpus_per_gb=30
+    ),
     model=Model(id="deepseek-ai/DeepSeek-R1", precision="fp8"),
     engine=Engine(
         kind="sglang",

@@ -37,7 +37,9 @@ class Deployment(Spec):
     @classmethod
     def _name(cls, v: str) -> str:
         if not _NAME.match(v):
-            raise ValueError("use 3-40 lowercase letters, digits and dashes, starting with a letter")
+            raise ValueError(
+                "use 3-40 lowercase letters, digits and dashes, starting with a letter"
+            )
         return v
 
     @field_validator("region")

@@ -19,7 +19,9 @@ _OLLAMA_TAG = re.compile(r"^[a-z0-9][\w.-]*(/[\w.-]+)?(:[\w.-]+)?$")
 class Model(Spec):
     """A Hugging Face model id (or an Ollama tag), its revision and serving precision."""
 
-    id: str = Field(description="Hugging Face id such as deepseek-ai/DeepSeek-R1, or an Ollama tag.")
+    id: str = Field(
+        description="Hugging Face id such as deepseek-ai/DeepSeek-R1, or an Ollama tag."
+    )
     revision: str = Field(default="main", pattern=r"^[\w.-]+$")
     precision: Precision = "bf16"
 

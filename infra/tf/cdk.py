@@ -14,7 +14,7 @@ from typing import Any
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("JSII_DEPRECATED", "quiet")
 
-from cdktf import (  # noqa: E402
+from cdktf import (
     App,
     LocalBackend,
     TerraformDataSource,
@@ -24,7 +24,7 @@ from cdktf import (  # noqa: E402
     TerraformStack,
     TerraformVariable,
 )
-from constructs import Construct  # noqa: E402
+from constructs import Construct
 
 __all__ = [
     "App",
@@ -60,7 +60,7 @@ def _apply(target: Any, args: dict[str, Any]) -> None:
         target.add_override(key, value)
 
 
-class GenericResource(TerraformResource):  # type: ignore[misc]
+class GenericResource(TerraformResource):
     """A resource of any type, its arguments set from a plain dict."""
 
     def __init__(self, scope: Construct, id: str, tf_type: str, args: dict[str, Any]) -> None:
@@ -69,7 +69,7 @@ class GenericResource(TerraformResource):  # type: ignore[misc]
         _apply(self, args)
 
 
-class GenericDataSource(TerraformDataSource):  # type: ignore[misc]
+class GenericDataSource(TerraformDataSource):
     """A data source of any type, its arguments set from a plain dict."""
 
     def __init__(self, scope: Construct, id: str, tf_type: str, args: dict[str, Any]) -> None:
@@ -78,12 +78,16 @@ class GenericDataSource(TerraformDataSource):  # type: ignore[misc]
         _apply(self, args)
 
 
-class GenericProvider(TerraformProvider):  # type: ignore[misc]
+class GenericProvider(TerraformProvider):
     """A provider block plus its required_providers entry."""
 
     def __init__(
         self, scope: Construct, name: str, source: str, version: str, args: dict[str, Any]
     ) -> None:
-        super().__init__(scope, name, terraform_resource_type=name, terraform_provider_source=source)
+        super().__init__(
+            scope, name, terraform_resource_type=name, terraform_provider_source=source
+        )
         _apply(self, args)
-        TerraformStack.of(scope).add_override(f"terraform.required_providers.{name}.version", version)
+        TerraformStack.of(scope).add_override(
+            f"terraform.required_providers.{name}.version", version
+        )

@@ -1,0 +1,113 @@
+"""The `gpuform` command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..catalog.shapes import price_source
+from ..stacks import select
+from .errors import user_errors
+
+app = typer.Typer(
+    name="gpuform",
+    help="Typed stacks for DeepSeek-class models on OCI GPUs, synthesized to Terraform.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False)
+
+StacksDir = Annotated[
+    Path, typer.Option("--stacks-dir", help="Folder of stack files.", file_okay=False)
+]
+StackNames = Annotated[
+    list[str] | None,
+    typer.Argument(help="Stack names (deployment name or file stem) or paths to .py files."),
+]
+
+
+@app.command()
+@user_errors
+def stacks(stacks_dir: StacksDir = Path("stacks")) -> None:
+    """List the stacks: shape x count, GPUs, engine, model and approximate $/hour."""
+    table = Table(title=None, show_edge=False)
+    for col in ("stack", "shape x count", "GPUs", "engine", "model", "precision", "~$/hour"):
+        table.add_column(col, justify="right" if col in ("GPUs", "~$/hour") else "left")
+    for name, spec in select([], stacks_dir).items():
+        table.add_row(
+            name,
+            f"{spec.nodes.shape} x {spec.nodes.count}",
+            str(spec.nodes.total_gpus),
+            spec.engine.kind,
+            spec.model.id,
+            spec.model.precision,
+            f"{spec.usd_per_hour:,.2f}",
+        )
+    out.print(table)
+    out.print(f"[dim]Prices: {price_source()}[/dim]")
+
+
+@app.command()
+@user_errors
+def synth(
+    names: StackNames = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Output folder (cdktf's layout).", file_okay=False)
+    ] = Path("cdktf.out"),
+    stacks_dir: StacksDir = Path("stacks"),
+) -> None:
+    """Synthesize stacks to Terraform JSON (all of them by default); nothing is written on error."""
+    from ..synth import synth as run_synth
+
+    result = run_synth(select(names or [], stacks_dir), out_dir)
+    for name, path in result.stacks.items():
+        out.print(f"{name}: {_shown(path)}")
+
+
+@app.command()
+@user_errors
+def render(
+    name: Annotated[str, typer.Argument(help="Stack name, file stem or path.")],
+    node: Annotated[int, typer.Option("--node", help="Node index, 0 is the head.", min=0)] = 0,
+    stacks_dir: StacksDir = Path("stacks"),
+) -> None:
+    """Print the cloud-config node N boots with."""
+    from ..errors import UserError
+    from ..render.cloud_config import render_cloud_config
+    from ..sizing.settings import resolve
+
+    spec = next(iter(select([name], stacks_dir).values()))
+    if node >= spec.nodes.count:
+        raise UserError(
+            f"--node = {node}: stack {spec.name!r} has {spec.nodes.count} node(s); "
+            f"use 0 to {spec.nodes.count - 1}"
+        )
+    typer.echo(render_cloud_config(spec, node, resolve(spec)), nl=False)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _register_optional() -> None:
+    # The planner's command lives in its own module; register it when present.
+    try:
+        from .plan import plan
+    except ImportError:
+        return
+    app.command("plan")(plan)
+
+
+_register_optional()
+
+
+if __name__ == "__main__":
+    app()

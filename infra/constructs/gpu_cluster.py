@@ -1,0 +1,112 @@
+"""GpuCluster: Network + NodeGroup + Endpoint + Bastion (+ instance access), composed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..sizing.settings import EngineSettings
+from ..specs import StackSpec
+from ..tf import oci
+from ..tf.cdk import Construct
+from .access import InstanceAccess, InstanceAccessProps
+from .bastion import Bastion, BastionProps
+from .endpoint import Endpoint, EndpointProps
+from .network import Network, NetworkProps
+from .node_group import NodeGroup, NodeGroupProps
+
+
+@dataclass(frozen=True)
+class GpuClusterProps:
+    """A stack spec, its resolved engine settings, and the Terraform variables' references."""
+
+    stack: StackSpec
+    settings: EngineSettings
+    tenancy_id: str
+    compartment_id: str
+    ssh_authorized_keys: str
+    api_key_secret_id: str | None
+
+
+class GpuCluster(Construct):
+    """Everything one deployment needs, wired together; exposes typed outputs."""
+
+    def __init__(self, scope: Construct, id: str, props: GpuClusterProps) -> None:
+        super().__init__(scope, id)
+        spec, dep = props.stack, props.stack.deployment
+        self._spec = spec
+        c = props.compartment_id
+        ads = oci.AvailabilityDomains(self, "ads", oci.AvailabilityDomainsArgs(compartment_id=c))
+        ad = ads.name(spec.nodes.availability_domain)
+        engine_port = spec.engine.serve_port
+        self.network = Network(
+            self,
+            "network",
+            NetworkProps(
+                name=spec.name,
+                compartment_id=c,
+                vcn_cidr=dep.vcn_cidr,
+                public_subnet_cidr=dep.public_subnet_cidr,
+                private_subnet_cidr=dep.private_subnet_cidr,
+                ssh_allowed_cidrs=dep.ssh_allowed_cidrs,
+                api_allowed_cidrs=dep.api_allowed_cidrs,
+                api_port=spec.endpoint.port,
+                engine_port=engine_port,
+            ),
+        )
+        if props.api_key_secret_id:
+            InstanceAccess(
+                self,
+                "access",
+                InstanceAccessProps(
+                    name=spec.name,
+                    tenancy_id=props.tenancy_id,
+                    compartment_id=c,
+                    api_key_secret_id=props.api_key_secret_id,
+                ),
+            )
+        self.nodes = NodeGroup(
+            self,
+            "nodes",
+            NodeGroupProps(
+                stack=spec,
+                settings=props.settings,
+                compartment_id=c,
+                availability_domain=ad,
+                subnet_id=self.network.private_subnet.id,
+                nsg_id=self.network.node_nsg.id,
+                ssh_authorized_keys=props.ssh_authorized_keys,
+                api_key_secret_id=props.api_key_secret_id or "",
+            ),
+        )
+        self.bastion = Bastion(
+            self,
+            "bastion",
+            BastionProps(
+                name=spec.name,
+                compartment_id=c,
+                availability_domain=ad,
+                subnet_id=self.network.public_subnet.id,
+                nsg_id=self.network.bastion_nsg.id,
+                ssh_authorized_keys=props.ssh_authorized_keys,
+            ),
+        )
+        # The head serves the API; workers join it (Ray or SGLang's dist-init).
+        self.endpoint = Endpoint(
+            self,
+            "endpoint",
+            EndpointProps(
+                name=spec.name,
+                compartment_id=c,
+                subnet_id=self.network.public_subnet.id,
+                nsg_id=self.network.endpoint_nsg.id,
+                listen_port=spec.endpoint.port,
+                engine=spec.engine.kind,
+                engine_port=engine_port,
+                target_instance_ids=(self.nodes.head.id,),
+            ),
+        )
+
+    @property
+    def node_user(self) -> str:
+        """The login user of the GPU nodes' image."""
+        return "ubuntu" if self._spec.nodes.image.operating_system == "Canonical Ubuntu" else "opc"

@@ -1,0 +1,233 @@
+"""Network: VCN, public and private subnets, gateways, route tables and NSGs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Network
+
+from ..tf import oci
+from ..tf.cdk import Construct
+
+_ALL_ORACLE_SERVICES = r"All .* Services In Oracle Services Network"
+_ANYWHERE = "0.0.0.0/0"
+_TCP = "6"
+_ICMP = "1"
+
+
+@dataclass(frozen=True)
+class NetworkProps:
+    """What the network needs to know: ranges, who may come in, and the ports to open."""
+
+    name: str
+    compartment_id: str
+    vcn_cidr: IPv4Network
+    public_subnet_cidr: IPv4Network
+    private_subnet_cidr: IPv4Network
+    ssh_allowed_cidrs: Sequence[IPv4Network]
+    api_allowed_cidrs: Sequence[IPv4Network]
+    api_port: int
+    engine_port: int
+
+
+class Network(Construct):
+    """A VCN with a public subnet (endpoint, bastion) and a private subnet (GPU nodes).
+
+    Subnets get our own security list instead of the VCN default, whose SSH-from-anywhere rule
+    we never want; per-role access lives in NSGs.
+    """
+
+    def __init__(self, scope: Construct, id: str, props: NetworkProps) -> None:
+        super().__init__(scope, id)
+        self.props = props
+        c, n = props.compartment_id, props.name
+        self.vcn = oci.CoreVcn(
+            self,
+            "vcn",
+            oci.CoreVcnArgs(
+                compartment_id=c,
+                cidr_blocks=[str(props.vcn_cidr)],
+                display_name=f"{n}-vcn",
+                dns_label=_dns_label(n),
+            ),
+        )
+        vcn_id = self.vcn.id
+        gw = oci.GatewayArgs(compartment_id=c, vcn_id=vcn_id, display_name=f"{n}-igw")
+        igw = oci.CoreInternetGateway(self, "igw", gw)
+        nat = oci.CoreNatGateway(
+            self, "nat", oci.GatewayArgs(compartment_id=c, vcn_id=vcn_id, display_name=f"{n}-nat")
+        )
+        services = oci.CoreServices(
+            self,
+            "oracle_services",
+            oci.CoreServicesArgs(
+                filter=[oci.Filter(name="name", values=[_ALL_ORACLE_SERVICES], regex=True)]
+            ),
+        )
+        sgw = oci.CoreServiceGateway(
+            self,
+            "sgw",
+            oci.CoreServiceGatewayArgs(
+                compartment_id=c,
+                vcn_id=vcn_id,
+                services=oci.ServiceGatewayService(service_id=services.first_id),
+                display_name=f"{n}-sgw",
+            ),
+        )
+        public_rt = oci.CoreRouteTable(
+            self,
+            "public_rt",
+            oci.CoreRouteTableArgs(
+                compartment_id=c,
+                vcn_id=vcn_id,
+                display_name=f"{n}-public",
+                route_rules=[oci.RouteRule(network_entity_id=igw.id, destination=_ANYWHERE)],
+            ),
+        )
+        # Private nodes reach the internet (images, packages) through NAT, and Object Storage
+        # through the service gateway so weight pulls stay on Oracle's network.
+        private_rt = oci.CoreRouteTable(
+            self,
+            "private_rt",
+            oci.CoreRouteTableArgs(
+                compartment_id=c,
+                vcn_id=vcn_id,
+                display_name=f"{n}-private",
+                route_rules=[
+                    oci.RouteRule(network_entity_id=nat.id, destination=_ANYWHERE),
+                    oci.RouteRule(
+                        network_entity_id=sgw.id,
+                        destination=services.first_cidr,
+                        destination_type="SERVICE_CIDR_BLOCK",
+                    ),
+                ],
+            ),
+        )
+        baseline = oci.CoreSecurityList(
+            self,
+            "baseline",
+            oci.CoreSecurityListArgs(
+                compartment_id=c,
+                vcn_id=vcn_id,
+                display_name=f"{n}-baseline",
+                egress_security_rules=[
+                    oci.EgressSecurityRule(destination=_ANYWHERE, protocol="all")
+                ],
+                ingress_security_rules=[
+                    oci.IngressSecurityRule(
+                        source=str(props.vcn_cidr), protocol="all", description="inside the VCN"
+                    ),
+                    # Path MTU discovery: without it large responses stall behind some links.
+                    oci.IngressSecurityRule(
+                        source=_ANYWHERE,
+                        protocol=_ICMP,
+                        icmp_options=oci.IcmpOptions(type=3, code=4),
+                        description="path MTU discovery",
+                    ),
+                ],
+            ),
+        )
+        self.public_subnet = oci.CoreSubnet(
+            self,
+            "public",
+            oci.CoreSubnetArgs(
+                compartment_id=c,
+                vcn_id=vcn_id,
+                cidr_block=str(props.public_subnet_cidr),
+                display_name=f"{n}-public",
+                dns_label="pub",
+                prohibit_public_ip_on_vnic=False,
+                route_table_id=public_rt.id,
+                security_list_ids=[baseline.id],
+            ),
+        )
+        self.private_subnet = oci.CoreSubnet(
+            self,
+            "private",
+            oci.CoreSubnetArgs(
+                compartment_id=c,
+                vcn_id=vcn_id,
+                cidr_block=str(props.private_subnet_cidr),
+                display_name=f"{n}-private",
+                dns_label="priv",
+                prohibit_public_ip_on_vnic=True,
+                route_table_id=private_rt.id,
+                security_list_ids=[baseline.id],
+            ),
+        )
+        self.bastion_nsg = self._nsg("bastion_nsg", f"{n}-bastion")
+        self.endpoint_nsg = self._nsg("endpoint_nsg", f"{n}-endpoint")
+        self.node_nsg = self._nsg("node_nsg", f"{n}-gpu-nodes")
+        for i, cidr in enumerate(props.ssh_allowed_cidrs):
+            self._ingress(
+                self.bastion_nsg, f"bastion_ssh_{i}", str(cidr), 22, "SSH from an allowed range"
+            )
+        for i, cidr in enumerate(props.api_allowed_cidrs):
+            self._ingress(
+                self.endpoint_nsg,
+                f"endpoint_api_{i}",
+                str(cidr),
+                props.api_port,
+                "API from an allowed range",
+            )
+        # GPU nodes talk freely inside the VCN (Ray, NCCL, the load balancer's health checks).
+        self._ingress(
+            self.node_nsg, "node_vcn", str(props.vcn_cidr), None, "all traffic inside the VCN"
+        )
+        for nsg, rid in (
+            (self.bastion_nsg, "bastion"),
+            (self.endpoint_nsg, "endpoint"),
+            (self.node_nsg, "node"),
+        ):
+            oci.CoreNsgRule(
+                self,
+                f"{rid}_egress",
+                oci.CoreNsgRuleArgs(
+                    network_security_group_id=nsg.id,
+                    direction="EGRESS",
+                    protocol="all",
+                    destination=_ANYWHERE,
+                    destination_type="CIDR_BLOCK",
+                    description="all egress",
+                ),
+            )
+
+    def _nsg(self, id: str, display_name: str) -> oci.CoreNetworkSecurityGroup:
+        return oci.CoreNetworkSecurityGroup(
+            self,
+            id,
+            oci.CoreNetworkSecurityGroupArgs(
+                compartment_id=self.props.compartment_id,
+                vcn_id=self.vcn.id,
+                display_name=display_name,
+            ),
+        )
+
+    def _ingress(
+        self,
+        nsg: oci.CoreNetworkSecurityGroup,
+        id: str,
+        source: str,
+        port: int | None,
+        description: str,
+    ) -> None:
+        oci.CoreNsgRule(
+            self,
+            id,
+            oci.CoreNsgRuleArgs(
+                network_security_group_id=nsg.id,
+                direction="INGRESS",
+                protocol="all" if port is None else _TCP,
+                source=source,
+                source_type="CIDR_BLOCK",
+                description=description,
+                tcp_options=None
+                if port is None
+                else oci.NsgTcpOptions(destination_port_range=oci.PortRange(min=port, max=port)),
+            ),
+        )
+
+
+def _dns_label(name: str) -> str:
+    """OCI DNS labels: letters and digits, starting with a letter, at most 15 characters."""
+    return "".join(ch for ch in name if ch.isalnum())[:15]

@@ -1,0 +1,83 @@
+"""GpuStack: one deployment as one Terraform stack (provider, variables, backend, outputs)."""
+
+from __future__ import annotations
+
+from ..sizing.settings import EngineSettings
+from ..specs import StackSpec
+from ..tf import oci
+from ..tf.cdk import (
+    Construct,
+    GenericProvider,
+    LocalBackend,
+    TerraformOutput,
+    TerraformStack,
+    TerraformVariable,
+)
+from .gpu_cluster import GpuCluster, GpuClusterProps
+
+
+class GpuStack(TerraformStack):
+    """A stack spec synthesized to Terraform; OCIDs and secrets stay Terraform variables."""
+
+    def __init__(self, scope: Construct, spec: StackSpec, settings: EngineSettings) -> None:
+        super().__init__(scope, spec.name)
+        # A relative path keeps the synthesized JSON identical wherever the repo is checked out.
+        LocalBackend(self, path="terraform.tfstate")
+        tenancy = self._var("tenancy_ocid", "OCID of the tenancy (dynamic groups live there).")
+        compartment = self._var("compartment_ocid", "OCID of the compartment to deploy into.")
+        profile = TerraformVariable(
+            self,
+            "oci_config_profile",
+            type="string",
+            default="DEFAULT",
+            description="Profile in ~/.oci/config that Terraform authenticates with.",
+        )
+        ssh_key = spec.deployment.ssh_public_key or self._var(
+            "ssh_public_key", "OpenSSH public key installed for the nodes' login user."
+        )
+        secret = (
+            self._var("api_key_secret_ocid", "OCID of the OCI Vault secret holding the API key.")
+            if spec.endpoint.require_api_key
+            else None
+        )
+        GenericProvider(
+            self,
+            "oci",
+            oci.PROVIDER_SOURCE,
+            oci.PROVIDER_VERSION,
+            {
+                "region": spec.deployment.region,
+                "tenancy_ocid": tenancy,
+                "config_file_profile": profile.string_value,
+            },
+        )
+        cluster = GpuCluster(
+            self,
+            "cluster",
+            GpuClusterProps(
+                stack=spec,
+                settings=settings,
+                tenancy_id=tenancy,
+                compartment_id=compartment,
+                ssh_authorized_keys=ssh_key,
+                api_key_secret_id=secret,
+            ),
+        )
+        ips = [i.private_ip for i in cluster.nodes.instances]
+        user = cluster.node_user
+        self._out("node_private_ips", ips, "Private IPs of the GPU nodes, head first.")
+        self._out("bastion_public_ip", cluster.bastion.public_ip, "The bastion's public IP.")
+        self._out("endpoint_url", cluster.endpoint.url, "OpenAI-compatible base URL.")
+        self._out(
+            "ssh_command",
+            f"ssh -J opc@{cluster.bastion.public_ip} {user}@{ips[0]}",
+            "SSH to the head node through the bastion.",
+        )
+
+    def _var(self, name: str, description: str) -> str:
+        return str(
+            TerraformVariable(self, name, type="string", description=description).string_value
+        )
+
+    def _out(self, name: str, value: object, description: str) -> None:
+        TerraformOutput(self, name, value=value, description=description)

@@ -1,0 +1,59 @@
+"""Synthesis: stack specs -> Terraform JSON, all or nothing."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .sizing.settings import EngineSettings, resolve
+from .specs import StackSpec
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    outdir: Path
+    stacks: dict[str, Path]
+    """Stack name -> its cdk.tf.json."""
+
+
+def resolve_all(specs: Mapping[str, StackSpec]) -> dict[str, EngineSettings]:
+    """Engine settings for every stack; raises (SpecError) before anything is written."""
+    return {name: resolve(spec) for name, spec in specs.items()}
+
+
+def synth(specs: Mapping[str, StackSpec], outdir: Path) -> SynthResult:
+    """Write the Terraform JSON of `specs` to `outdir`, replacing it only when all succeeded."""
+    settings = resolve_all(specs)
+    # Imported here so that commands that never synthesize (plan, stacks) skip jsii's start-up.
+    from .constructs.stack import GpuStack
+    from .tf.cdk import new_app
+
+    outdir = outdir.resolve()
+    outdir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}-", dir=outdir.parent))
+    try:
+        app = new_app(str(staging))
+        for name, spec in specs.items():
+            GpuStack(app, spec, settings[name])
+        app.synth()
+        _replace(staging, outdir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return SynthResult(
+        outdir=outdir,
+        stacks={name: outdir / "stacks" / name / "cdk.tf.json" for name in specs},
+    )
+
+
+def _replace(new: Path, target: Path) -> None:
+    # Two renames keep the window without a complete output directory as small as it gets.
+    old = target.with_name(f".{target.name}-old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old, ignore_errors=True)

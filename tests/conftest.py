@@ -1,0 +1,50 @@
+"""Shared fixtures: the example stacks, synthesized once per session."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.specs import StackSpec
+from infra.stacks import load_examples
+from infra.synth import synth
+
+REPO = Path(__file__).resolve().parent.parent
+GPUFORM = Path(sys.executable).parent / "gpuform"
+
+
+@dataclass(frozen=True)
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(args: Sequence[str], cwd: Path = REPO) -> CliResult:
+    """Run the installed `gpuform` console script as a user would."""
+    proc = subprocess.run(
+        [str(GPUFORM), *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture(scope="session")
+def examples() -> dict[str, StackSpec]:
+    return load_examples()
+
+
+@pytest.fixture(scope="session")
+def synthesized(
+    examples: dict[str, StackSpec], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, dict[str, Any]]:
+    """Stack name -> parsed cdk.tf.json of every example stack."""
+    out = tmp_path_factory.mktemp("synth") / "cdktf.out"
+    result = synth(examples, out)
+    return {name: json.loads(path.read_text()) for name, path in result.stacks.items()}

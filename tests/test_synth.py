@@ -1,0 +1,234 @@
+"""The example stacks synthesize to Terraform JSON a reviewer would approve."""
+
+from __future__ import annotations
+
+import base64
+import re
+from ipaddress import IPv4Network
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.catalog.shapes import get_shape
+from infra.render.cloud_config import render_cloud_config
+from infra.sizing.settings import resolve
+from infra.specs import StackSpec
+from infra.tf.schema import check_terraform_json
+
+from .conftest import run_cli
+
+OCI_METADATA_LIMIT = 32_000  # bytes, metadata + extended_metadata, per OCI's API docs
+
+
+def _resources(doc: dict[str, Any], tf_type: str) -> dict[str, dict[str, Any]]:
+    return dict(doc.get("resource", {}).get(tf_type, {}))
+
+
+def _gpu_nodes(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        r
+        for r in _resources(doc, "oci_core_instance").values()
+        if r["freeform_tags"].get("gpuform-role") in ("head", "worker")
+    ]
+
+
+def test_every_example_passes_the_provider_schema(synthesized: dict[str, dict[str, Any]]) -> None:
+    assert len(synthesized) >= 6
+    for name, doc in synthesized.items():
+        assert check_terraform_json(doc) == [], name
+
+
+def test_shapes_and_counts_match_the_specs(
+    examples: dict[str, StackSpec], synthesized: dict[str, dict[str, Any]]
+) -> None:
+    for name, spec in examples.items():
+        nodes = _gpu_nodes(synthesized[name])
+        assert len(nodes) == spec.nodes.count, name
+        assert {n["shape"] for n in nodes} == {spec.nodes.shape}, name
+        # GPU nodes never get a public IP; the bastion is the only way in.
+        assert all(n["create_vnic_details"]["assign_public_ip"] == "false" for n in nodes)
+
+
+def test_no_ssh_or_all_traffic_from_the_internet(synthesized: dict[str, dict[str, Any]]) -> None:
+    for name, doc in synthesized.items():
+        rules = _resources(doc, "oci_core_network_security_group_security_rule").values()
+        ingress = [r for r in rules if r["direction"] == "INGRESS"]
+        assert ingress, name
+        for rule in ingress:
+            opens_ssh = rule["protocol"] == "all" or (
+                rule["protocol"] == "6"
+                and rule["tcp_options"]["destination_port_range"]["min"]
+                <= 22
+                <= rule["tcp_options"]["destination_port_range"]["max"]
+            )
+            if opens_ssh:
+                assert rule["source"] != "0.0.0.0/0", (name, rule["description"])
+        for sl in _resources(doc, "oci_core_security_list").values():
+            for rule in sl["ingress_security_rules"]:
+                if rule["source"] == "0.0.0.0/0":
+                    assert rule["protocol"] == "1", (name, rule)  # only ICMP path-MTU
+
+
+def test_ssh_and_api_admit_exactly_the_allowed_cidrs(
+    examples: dict[str, StackSpec], synthesized: dict[str, dict[str, Any]]
+) -> None:
+    for name, spec in examples.items():
+        rules = _resources(synthesized[name], "oci_core_network_security_group_security_rule")
+        ssh = {r["source"] for k, r in rules.items() if "bastion_ssh" in k}
+        api = {r["source"] for k, r in rules.items() if "endpoint_api" in k}
+        assert ssh == {str(c) for c in spec.deployment.ssh_allowed_cidrs}
+        assert api == {str(c) for c in spec.deployment.api_allowed_cidrs}
+
+
+def test_user_data_decodes_to_the_rendered_cloud_config(
+    examples: dict[str, StackSpec], synthesized: dict[str, dict[str, Any]]
+) -> None:
+    for name, spec in examples.items():
+        for node in _gpu_nodes(synthesized[name]):
+            index = int(node["freeform_tags"]["gpuform-node-index"])
+            decoded = base64.b64decode(node["metadata"]["user_data"]).decode()
+            assert decoded.startswith("#cloud-config\n")
+            assert decoded == render_cloud_config(spec, index, resolve(spec))
+            size = sum(len(k) + len(v) for k, v in node["metadata"].items() if "${" not in v)
+            assert size < OCI_METADATA_LIMIT, (name, size)
+
+
+def test_no_ocids_or_secrets_are_hard_coded(synthesized: dict[str, dict[str, Any]]) -> None:
+    for name, doc in synthesized.items():
+        text = str(doc)
+        assert not re.search(r"ocid1\.(tenancy|compartment|vaultsecret)\.", text), name
+        assert {"tenancy_ocid", "compartment_ocid"} <= set(doc["variable"]), name
+        for node in _gpu_nodes(doc):
+            assert node["metadata"]["gpuform_api_key_secret_id"] == "${var.api_key_secret_ocid}"
+
+
+def test_outputs_a_user_needs(synthesized: dict[str, dict[str, Any]]) -> None:
+    for name, doc in synthesized.items():
+        outputs = doc["output"]
+        assert {"node_private_ips", "bastion_public_ip", "endpoint_url", "ssh_command"} <= set(
+            outputs
+        )
+        assert outputs["ssh_command"]["value"].startswith("ssh -J opc@${"), name
+        assert outputs["endpoint_url"]["value"].startswith("http://${"), name
+
+
+def test_gpu_image_is_looked_up_for_the_shape(synthesized: dict[str, dict[str, Any]]) -> None:
+    for name, doc in synthesized.items():
+        lookups = doc["data"]["oci_core_images"]
+        gpu_lookup = next(v for k, v in lookups.items() if k.startswith("cluster_nodes_image"))
+        node = _gpu_nodes(doc)[0]
+        assert gpu_lookup["shape"] == node["shape"], name
+        assert gpu_lookup["filter"][0]["values"] == [".*GPU.*"]
+        assert get_shape(node["shape"]).gpus >= 1
+
+
+def test_private_subnet_uses_nat_and_service_gateway(
+    synthesized: dict[str, dict[str, Any]],
+) -> None:
+    for doc in synthesized.values():
+        subnets = _resources(doc, "oci_core_subnet")
+        private = next(s for k, s in subnets.items() if "private" in k)
+        assert private["prohibit_public_ip_on_vnic"] is True
+        IPv4Network(private["cidr_block"])
+
+
+def test_synth_is_byte_identical_across_runs(tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    for out in (first, second):
+        result = run_cli(["synth", "--out", str(out)])
+        assert result.code == 0, result.stderr
+        assert result.stderr == ""
+    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert files
+    for rel in files:
+        assert (first / rel).read_bytes() == (second / rel).read_bytes(), rel
+
+
+BASE = """
+from infra.specs import Deployment, Engine, Model, NodeGroup, StackSpec
+stack = StackSpec(
+    deployment=Deployment(name="bad-stack", region="us-ashburn-1", {deployment}),
+    nodes=NodeGroup({nodes}),
+    model=Model(id="deepseek-ai/DeepSeek-R1-Distill-Llama-8B"),
+    engine=Engine({engine}),
+)
+"""
+GOOD = {
+    "deployment": 'ssh_allowed_cidrs=["198.51.100.0/24"], api_allowed_cidrs=["198.51.100.0/24"]',
+    "nodes": 'shape="VM.GPU.A10.1"',
+    "engine": 'kind="vllm", max_model_len=4096',
+}
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ({"nodes": 'shape="BM.GPU.X9.8"'}, "NodeGroup.shape = 'BM.GPU.X9.8': unknown shape"),
+        ({"nodes": 'shape="VM.GPU.A10.1", count=0'}, "NodeGroup.count = 0"),
+        (
+            {"deployment": GOOD["deployment"] + ', public_subnet_cidr="10.0.16.0/24"'},
+            "overlaps private_subnet_cidr",
+        ),
+        (
+            {"deployment": 'api_allowed_cidrs=["198.51.100.0/24"]'},
+            "Deployment.ssh_allowed_cidrs: required",
+        ),
+        ({"engine": 'kind="triton"'}, "Engine.kind = 'triton'"),
+        (
+            {"deployment": GOOD["deployment"].replace("198.51.100.0/24", "0.0.0.0/0", 1)},
+            "SSH open to the internet",
+        ),
+    ],
+)
+def test_bad_specs_exit_2_with_one_line_and_write_nothing(
+    tmp_path: Path, override: dict[str, str], expected: str
+) -> None:
+    stack = tmp_path / "bad.py"
+    stack.write_text(BASE.format(**{**GOOD, **override}))
+    out = tmp_path / "out"
+    result = run_cli(["synth", str(stack), "--out", str(out)])
+    assert result.code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert expected in lines[0]
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+    assert not list(tmp_path.glob(".out-*")), "staging directory left behind"
+
+
+def test_failed_synth_leaves_previous_output_untouched(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    good = run_cli(["synth", "r1_distill_llama_8b_vllm", "--out", str(out)])
+    assert good.code == 0, good.stderr
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    bad = tmp_path / "bad.py"
+    bad.write_text(BASE.format(**{**GOOD, "nodes": 'shape="VM.GPU.A10.1", count=0'}))
+    assert run_cli(["synth", str(bad), "--out", str(out)]).code == 2
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_stacks_table_lists_every_example(examples: dict[str, StackSpec]) -> None:
+    result = run_cli(["stacks"])
+    assert result.code == 0, result.stderr
+    for name, spec in examples.items():
+        assert name in result.stdout
+        assert spec.nodes.shape in result.stdout
+    assert "98.00" in result.stdout  # one BM.GPU.H200.8 node
+
+
+def test_render_prints_the_node_cloud_config(examples: dict[str, StackSpec]) -> None:
+    result = run_cli(["render", "deepseek-r1-h200", "--node", "0"])
+    assert result.code == 0, result.stderr
+    spec = examples["deepseek-r1-h200"]
+    assert result.stdout == render_cloud_config(spec, 0, resolve(spec))
+    too_far = run_cli(["render", "deepseek-r1-h200", "--node", "3"])
+    assert too_far.code == 2
+    assert "has 1 node(s); use 0 to 0" in too_far.stderr
+
+
+def test_unknown_stack_name_is_one_line() -> None:
+    result = run_cli(["synth", "no-such-stack", "--out", "/nonexistent/x"])
+    assert result.code == 2
+    assert result.stderr.count("\n") == 1
+    assert "known:" in result.stderr
