@@ -14,7 +14,9 @@ def _data_dir(name: str) -> Path:
     checkout = _PKG.parent / name
     if checkout.is_dir():
         return checkout
-    raise FileNotFoundError(f"gpuform's {name}/ directory is missing from {installed} and {checkout}")
+    raise FileNotFoundError(
+        f"gpuform's {name}/ directory is missing from {installed} and {checkout}"
+    )
 
 
 def templates_dir() -> Path:
