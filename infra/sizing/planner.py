@@ -1,0 +1,397 @@
+"""The planner: every shape and node count a model could run on, which fit, and the cheapest."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Literal
+
+from ..catalog.shapes import Shape, get_shape, shapes
+from ..specs.engine import EngineKind
+from .catalog import ModelRef
+from .cost import usd_per_hour
+from .finetune import (
+    GPU_OVERHEAD_BYTES,
+    GPU_USABLE,
+    HOST_USABLE,
+    TrainTask,
+    train_memory,
+)
+from .finetune import activation_bytes as train_activation_bytes
+from .memory import (
+    ENGINES,
+    GB,
+    activation_bytes,
+    kv_bytes_per_token,
+    kv_bytes_per_token_per_gpu,
+    overhead_bytes,
+    weight_bytes,
+)
+from .parallelism import expert_parallel, max_nodes, tp_problem, valid_tps
+from .params import ParamCount, count
+from .precision import PRECISIONS, Precision, bits_rank
+
+Task = Literal["serve", "full", "lora", "qlora"]
+TASKS: tuple[Task, ...] = ("serve", "full", "lora", "qlora")
+MIN_CONTEXT = 4096
+"""A plan must hold at least one sequence this long (or the model's maximum, if shorter)."""
+
+
+class PlanError(ValueError):
+    """A request that is malformed (not merely too big): bad TP, context past the model's limit."""
+
+    def __init__(self, field: str, value: object, fix: str) -> None:
+        self.field = field
+        self.value = value
+        self.fix = fix
+        super().__init__(f"{field} = {value!r}: {fix}")
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to plan; None means the planner chooses."""
+
+    model: ModelRef
+    task: Task = "serve"
+    engine: EngineKind | None = None
+    precision: Precision | None = None
+    shape: str | None = None
+    nodes: int | None = None
+    tp: int | None = None
+    context: int | None = None
+    memory_fraction: float | None = None
+    batch: int = 1
+
+    @property
+    def engine_kind(self) -> EngineKind:
+        if self.engine is not None:
+            return self.engine
+        return "ollama" if self.model.ollama_tag else "vllm"
+
+    @property
+    def chosen_precision(self) -> Precision:
+        if self.task == "qlora":
+            return "int4"
+        if self.task in ("full", "lora"):
+            return self.precision or "bf16"
+        if self.precision is not None:
+            return self.precision
+        if self.model.tag_precision is not None:
+            return self.model.tag_precision
+        if self.engine_kind == "ollama":
+            return "int4"  # Ollama's default pull is Q4_K_M
+        return self.model.model.native_precision
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One way to run the task: hardware, parallelism, memory, context and price."""
+
+    model: str
+    task: Task
+    shape: str
+    nodes: int
+    gpus_per_node: int
+    tp: int
+    pp: int
+    ep: int
+    precision: Precision
+    engine: EngineKind
+    weights_gb: float
+    kv_bytes_per_token: int
+    gpu_memory_gb: float
+    """All the GPU memory the task needs, over every GPU it uses."""
+    max_context: int
+    kv_tokens: int
+    """Tokens the KV cache of one replica holds."""
+    context: int
+    """The context the plan was checked for."""
+    concurrent_seqs: int
+    """Sequences of `context` tokens the KV cache holds at once."""
+    memory_fraction: float | None
+    usd_per_hour: float
+    fits: bool
+    reason: str
+    """Why it does not fit; empty when it does."""
+    multi_node: bool
+    offload: bool = False
+    host_memory_gb_per_node: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        """`2 x BM.GPU.H100.8 (TP 8, PP 2)`."""
+        par = f"TP {self.tp}" + (f", PP {self.pp}" if self.pp > 1 else "")
+        return f"{self.nodes} x {self.shape} ({par})"
+
+
+@dataclass(frozen=True)
+class Result:
+    """The options considered (one per shape) and the cheapest that fits, if any."""
+
+    request: Request
+    options: tuple[Plan, ...]
+    chosen: Plan | None
+
+
+def _gb(n: float) -> float:
+    return round(n / GB, 1)
+
+
+def _serve(req: Request, p: ParamCount, shape: Shape, nodes: int, tp: int, context: int) -> Plan:
+    a = req.model.model.arch
+    engine = req.engine_kind
+    e = ENGINES[engine]
+    precision = req.chosen_precision
+    ollama = engine == "ollama"
+    pp = 1 if ollama else nodes
+    # Ollama's "GPUs per replica" split whole layers, not heads.
+    tp_eff, layer_split = (1, tp) if ollama else (tp, 1)
+    gpus = tp * pp
+    reason = ""
+    try:
+        weights = weight_bytes(p, precision, engine, req.model.gguf_quant)
+    except ValueError as err:
+        weights, reason = 0, str(err)
+    kv_token = kv_bytes_per_token(a, engine)
+    kv_gpu = kv_bytes_per_token_per_gpu(a, engine, tp_eff, pp, layer_split)
+    w_gpu = math.ceil(weights / gpus)
+    act = activation_bytes(a, engine, tp_eff)
+    ovh = overhead_bytes(engine)
+    frac = req.memory_fraction or e.default_fraction(shape.gpu_memory_gb)
+    mem = shape.gpu_memory_gb * GB
+    if e.fraction_covers_activations:
+        kv_budget = frac * mem - w_gpu - act - ovh
+    else:
+        kv_budget = frac * mem - w_gpu
+        if not reason and (1 - frac) * mem < act + ovh:
+            reason = (
+                f"a memory fraction of {frac} leaves {_gb((1 - frac) * mem)} GB per GPU for "
+                f"activations and CUDA graphs, which need {_gb(act + ovh)} GB; lower it"
+            )
+    kv_tokens = max(0, math.floor(kv_budget / kv_gpu))
+    max_context = min(a.max_position_embeddings, kv_tokens)
+    if not reason and w_gpu > frac * mem:
+        reason = (
+            f"{_gb(weights)} GB of weights over {gpus} GPU{'s' if gpus > 1 else ''} is "
+            f"{_gb(w_gpu)} GB each, past the {_gb(frac * mem)} GB the engine may use of "
+            f"{shape.gpu_memory_gb} GB"
+        )
+    elif not reason and kv_tokens < context:
+        reason = (
+            f"the KV cache left over holds {kv_tokens} tokens, fewer than a {context}-token context"
+        )
+    need = gpus * (w_gpu + act + ovh + kv_gpu * context)
+    return Plan(
+        model=req.model.model.id if not req.model.ollama_tag else req.model.ollama_tag,
+        task="serve",
+        shape=shape.name,
+        nodes=nodes,
+        gpus_per_node=shape.gpus,
+        tp=tp,
+        pp=pp,
+        ep=expert_parallel(a, engine, tp_eff),
+        precision=precision,
+        engine=engine,
+        weights_gb=_gb(weights),
+        kv_bytes_per_token=kv_token,
+        gpu_memory_gb=_gb(need),
+        max_context=max_context,
+        kv_tokens=kv_tokens,
+        context=context,
+        concurrent_seqs=kv_tokens // context if context else 0,
+        memory_fraction=frac if engine in ("vllm", "sglang") else None,
+        usd_per_hour=usd_per_hour(shape, nodes),
+        fits=not reason,
+        reason=reason,
+        multi_node=nodes > 1,
+    )
+
+
+def _train(req: Request, p: ParamCount, shape: Shape, nodes: int, seq: int) -> Plan:
+    """ZeRO-3 (FSDP) over every GPU; for full fine-tuning, Adam offloaded to host if needed."""
+    a = req.model.model.arch
+    task: TrainTask = req.task  # type: ignore[assignment]
+    tm = train_memory(p, task)
+    gpus = nodes * shape.gpus
+    mem = shape.gpu_memory_gb * GB
+    act = train_activation_bytes(a, seq, req.batch)
+    per_gpu = math.ceil(tm.states / gpus) + act + GPU_OVERHEAD_BYTES
+    offload = False
+    host = 0.0
+    reason = ""
+    if per_gpu > GPU_USABLE * mem and tm.offloadable:
+        offload = True
+        per_gpu -= math.ceil(tm.offloadable / gpus)
+        host = tm.offloadable / nodes
+    if per_gpu > GPU_USABLE * mem:
+        reason = (
+            f"needs {_gb(per_gpu)} GB per GPU over {gpus} GPUs"
+            f"{' with Adam offloaded to host' if offload else ''}; "
+            f"{shape.name} has {shape.gpu_memory_gb} GB"
+        )
+    elif host > HOST_USABLE * shape.host_memory_gb * GB:
+        reason = (
+            f"offloaded Adam states need {_gb(host)} GB of host memory per node; "
+            f"{shape.name} has {shape.host_memory_gb} GB"
+        )
+    return Plan(
+        model=req.model.model.id,
+        task=req.task,
+        shape=shape.name,
+        nodes=nodes,
+        gpus_per_node=shape.gpus,
+        tp=1,
+        pp=1,
+        ep=1,
+        precision=req.chosen_precision,
+        engine=req.engine_kind,
+        weights_gb=_gb(tm.weights),
+        kv_bytes_per_token=kv_bytes_per_token(a, "vllm"),
+        gpu_memory_gb=_gb(gpus * per_gpu),
+        max_context=seq,
+        kv_tokens=0,
+        context=seq,
+        concurrent_seqs=req.batch,
+        memory_fraction=None,
+        usd_per_hour=usd_per_hour(shape, nodes),
+        fits=not reason,
+        reason=reason,
+        multi_node=nodes > 1,
+        offload=offload,
+        host_memory_gb_per_node=_gb(host),
+    )
+
+
+def _context(req: Request) -> int:
+    a = req.model.model.arch
+    if req.context is not None:
+        if req.context > a.max_position_embeddings:
+            raise PlanError(
+                "context",
+                req.context,
+                f"{req.model.model.name} handles at most {a.max_position_embeddings} tokens "
+                "(max_position_embeddings); ask for that or less",
+            )
+        return req.context
+    default = ENGINES[req.engine_kind].default_context or MIN_CONTEXT
+    return min(default, a.max_position_embeddings)
+
+
+def _check(req: Request) -> None:
+    if req.task != "serve" and req.tp is not None:
+        raise PlanError(
+            "tp", req.tp, "fine-tuning shards with ZeRO-3 over every GPU; drop --tp for it"
+        )
+    if req.task == "qlora" and req.precision not in (None, "int4"):
+        raise PlanError("precision", req.precision, "QLoRA trains on a 4-bit base; use int4")
+    if req.task in ("full", "lora") and req.precision not in (None, "bf16", "fp16"):
+        raise PlanError(
+            "precision", req.precision, f"{req.task} trains in 16 bit; use bf16, or --task qlora"
+        )
+    e = req.engine_kind
+    serving = req.task == "serve"
+    if serving and req.nodes is not None and req.nodes > 1 and not ENGINES[e].multi_node:
+        raise PlanError("nodes", req.nodes, f"{e} serves from one node; use 1, or vllm/sglang")
+
+
+def _for_shape(req: Request, p: ParamCount, shape: Shape, context: int) -> Plan:
+    """The first plan on `shape` that fits, trying node counts (and Ollama's GPU counts) up."""
+    a = req.model.model.arch
+    engine = req.engine_kind
+    if req.task != "serve":
+        limit = max_nodes(shape, "vllm")
+        counts = [req.nodes] if req.nodes else list(range(1, limit + 1))
+        trained = [_train(req, p, shape, n, context) for n in counts]
+        return next((t for t in trained if t.fits), trained[0])
+    if req.tp is not None:
+        problem = tp_problem(a, engine, req.tp, shape.gpus)
+        if problem:
+            raise PlanError("tp", req.tp, problem)
+        tps = [req.tp]
+    elif engine == "ollama":
+        tps = valid_tps(a, engine, shape.gpus)  # one GPU if the model fits there, else all
+    else:
+        tps = [max(valid_tps(a, engine, shape.gpus))]  # use the whole node you pay for
+    counts = [req.nodes] if req.nodes else list(range(1, max_nodes(shape, engine) + 1))
+    first: Plan | None = None
+    for n in counts:
+        for tp in tps:
+            plan = _serve(req, p, shape, n, tp, context)
+            if plan.fits:
+                return plan
+            first = first or plan
+    assert first is not None
+    return first
+
+
+def plan(req: Request) -> Result:
+    """Plan `req` on every shape (or the one asked for) and choose the cheapest that fits.
+
+    Ties go to the longer context, then to fewer nodes. Raises PlanError for a malformed
+    request; a request that is merely too big comes back with `chosen` None.
+    """
+    _check(req)
+    p = count(req.model.model.arch)
+    context = _context(req)
+    names = [req.shape] if req.shape else list(shapes())
+    options = tuple(_for_shape(req, p, get_shape(n), context) for n in names)
+    fitting = [o for o in options if o.fits]
+    chosen = min(fitting, key=lambda o: (o.usd_per_hour, -o.max_context, o.nodes), default=None)
+    return Result(req, options, chosen)
+
+
+def nearest(req: Request) -> Plan | None:
+    """The closest plan that fits when `req` does not: relax nodes, TP, shape, then precision."""
+    tries = [
+        replace(req, nodes=None),
+        replace(req, nodes=None, tp=None),
+        replace(req, nodes=None, tp=None, shape=None),
+    ]
+    if req.task == "serve":
+        here = bits_rank(req.chosen_precision)
+        lower = [q for q in PRECISIONS if bits_rank(q) < here and q != "fp16"]
+        tries += [replace(req, nodes=None, tp=None, shape=None, precision=q) for q in lower]
+        tries.append(replace(req, nodes=None, tp=None, shape=None, precision="int4", context=None))
+    for t in tries:
+        try:
+            chosen = plan(t).chosen
+        except PlanError:
+            continue
+        if chosen is not None:
+            return chosen
+    return None
+
+
+def why_not(result: Result) -> str:
+    """One line: why the request does not fit and what would (the nearest plan)."""
+    req = result.request
+    name = req.model.model.name
+    precision = req.chosen_precision
+    # The option the user pointed at: their shape, or the cheapest they could have meant.
+    target = min(result.options, key=lambda o: o.usd_per_hour)
+    if req.shape:
+        target = next(o for o in result.options if o.shape == req.shape)
+    shape = get_shape(target.shape)
+    total = target.nodes * shape.total_gpu_memory_gb
+    if target.weights_gb > total:
+        head = (
+            f"{name} {precision} needs about {target.weights_gb:.0f} GB for weights alone; "
+            f"{target.nodes} x {shape.name} has {total} GB"
+        )
+    else:
+        head = f"{name} {precision} on {target.describe()}: {target.reason}"
+    fixes: list[str] = []
+    same = nearest(replace(req, shape=target.shape))
+    if same is not None and same.shape == target.shape and same.precision == precision:
+        fixes.append(f"{same.nodes} nodes" if same.nodes != target.nodes else same.describe())
+    other = nearest(replace(req, shape=None, nodes=req.nodes))
+    if other is not None and other.shape != target.shape:
+        label = other.shape if other.nodes == 1 else f"{other.nodes} x {other.shape}"
+        if other.precision != precision:
+            label += f" at {other.precision}"
+        fixes.append(label)
+    if not fixes:
+        return f"{head}; no shape in the catalog fits it, even at int4"
+    return f"{head}: use {' or '.join(fixes)}"
