@@ -1,0 +1,150 @@
+"""`gpuform plan`: which hardware a model needs, computed from its architecture."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, TypeVar, get_args
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..catalog.shapes import shapes
+from ..sizing.catalog import ModelRef, UnknownModel, catalog, from_file, lookup
+from ..sizing.planner import TASKS, Plan, PlanError, Request, Result, Task, why_not
+from ..sizing.planner import plan as run_plan
+from ..sizing.precision import PRECISIONS, Precision
+from ..specs.engine import EngineKind
+from .errors import fail
+
+_ENGINES: tuple[EngineKind, ...] = get_args(EngineKind)
+_S = TypeVar("_S", bound=str)
+
+
+def _choice(name: str, value: str | None, allowed: tuple[_S, ...]) -> _S | None:
+    if value is None:
+        return None
+    for a in allowed:
+        if value.lower() == a:
+            return a
+    raise fail(f"--{name} {value!r}: use one of {', '.join(allowed)}")
+
+
+def _model(name: str, config: Path | None) -> ModelRef:
+    if config is not None:
+        try:
+            return from_file(config, name)
+        except ValueError as err:
+            raise fail(f"--config {str(config)!r}: {err}") from None
+    try:
+        return lookup(name)
+    except UnknownModel:
+        known = ", ".join(m.name for m in catalog().values())
+        raise fail(
+            f"model {name!r} is not in the catalog; use one of {known}, "
+            "an Ollama tag such as deepseek-r1:70b, or --config PATH to a config.json"
+        ) from None
+
+
+def _table(result: Result) -> Table:
+    serve = result.request.task == "serve"
+    table = Table(show_edge=False, highlight=False)
+    cols = ["", "shape x nodes", "GPUs", "TP/PP/EP", "precision", "weights GB", "need GB"]
+    cols += ["max context", "KV tokens", "seqs"] if serve else ["seq len", "offload", "host GB"]
+    cols += ["$/hour", "fits"]
+    for c in cols:
+        table.add_column(c, justify="left" if c in ("", "shape x nodes", "precision") else "right")
+    for o in sorted(result.options, key=lambda o: (not o.fits, o.usd_per_hour)):
+        mark = "→" if o is result.chosen else ""
+        row = [
+            mark,
+            f"{o.shape} x {o.nodes}",
+            str(o.nodes * o.gpus_per_node),
+            f"{o.tp}/{o.pp}/{o.ep}",
+            o.precision,
+            f"{o.weights_gb:,.1f}",
+            f"{o.gpu_memory_gb:,.1f}",
+        ]
+        if serve:
+            row += [f"{o.max_context:,}", f"{o.kv_tokens:,}", str(o.concurrent_seqs)]
+        else:
+            row += [f"{o.max_context:,}", "Adam" if o.offload else "-"]
+            row += [f"{o.host_memory_gb_per_node:,.0f}" if o.offload else "-"]
+        row += [f"{o.usd_per_hour:,.2f}", "yes" if o.fits else "no"]
+        table.add_row(*row)
+    return table
+
+
+def _summary(p: Plan, ref: ModelRef) -> str:
+    what = (
+        f"{ref.model.name} {p.precision} on {p.engine}"
+        if p.task == "serve"
+        else (f"{p.task} fine-tuning of {ref.model.name}")
+    )
+    line = f"chosen: {what}: {p.describe()}, ${p.usd_per_hour:,.2f}/hour"
+    if p.task == "serve":
+        line += f", up to {p.max_context:,} tokens of context"
+    if p.multi_node:
+        line += "; spans nodes, so it needs the RDMA cluster network"
+    if p.offload:
+        line += f"; Adam in host memory ({p.host_memory_gb_per_node:,.0f} GB per node)"
+    return line
+
+
+def plan(
+    model: Annotated[str, typer.Argument(help="Hugging Face id, short name or Ollama tag.")],
+    shape: Annotated[str | None, typer.Option(help="Plan on this OCI shape only.")] = None,
+    nodes: Annotated[int | None, typer.Option(min=1, max=128, help="Fix the node count.")] = None,
+    tp: Annotated[
+        int | None, typer.Option(min=1, help="GPUs one replica uses in a node (1: one GPU).")
+    ] = None,
+    precision: Annotated[
+        str | None, typer.Option(help="bf16, fp16, fp8, int8 or int4 (AWQ/GPTQ; GGUF on Ollama).")
+    ] = None,
+    engine: Annotated[str | None, typer.Option(help="vllm, sglang, ollama or tgi.")] = None,
+    context: Annotated[
+        int | None, typer.Option(min=1, help="Context length (serve) or sequence length (train).")
+    ] = None,
+    task: Annotated[str, typer.Option(help="serve, full, lora or qlora.")] = "serve",
+    batch: Annotated[int, typer.Option(min=1, help="Micro-batch per GPU when fine-tuning.")] = 1,
+    config: Annotated[
+        Path | None, typer.Option(help="Plan from a local config.json instead of the catalog.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plans as JSON.")] = False,
+) -> None:
+    """Size a model onto OCI GPU shapes: GPUs, TP/PP/EP, context length and $/hour."""
+    if shape is not None and shape not in shapes():
+        raise fail(f"--shape {shape!r} is not an OCI GPU shape; use one of {', '.join(shapes())}")
+    chosen_task: Task | None = _choice("task", task, TASKS)
+    assert chosen_task is not None
+    chosen_precision: Precision | None = _choice("precision", precision, PRECISIONS)
+    chosen_engine: EngineKind | None = _choice("engine", engine, _ENGINES)
+    ref = _model(model, config)
+    req = Request(
+        model=ref,
+        task=chosen_task,
+        engine=chosen_engine,
+        precision=chosen_precision,
+        shape=shape,
+        nodes=nodes,
+        tp=tp,
+        context=context,
+        batch=batch,
+    )
+    try:
+        result = run_plan(req)
+    except PlanError as err:
+        raise fail(f"--{err.field} {err.value}: {err.fix}") from None
+    if result.chosen is None:
+        raise fail(why_not(result))
+    if as_json:
+        doc = {
+            "chosen": result.chosen.as_dict(),
+            "options": [o.as_dict() for o in result.options],
+        }
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    out = Console(highlight=False, width=140)
+    out.print(_table(result))
+    out.print(_summary(result.chosen, ref), markup=False)
