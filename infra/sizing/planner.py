@@ -122,6 +122,9 @@ class Plan:
 
     def describe(self) -> str:
         """`2 x BM.GPU.H100.8 (TP 8, PP 2)`."""
+        if self.task != "serve":
+            gpus = self.nodes * self.gpus_per_node
+            return f"{self.nodes} x {self.shape} (ZeRO-3 over {gpus} GPUs)"
         par = f"TP {self.tp}" + (f", PP {self.pp}" if self.pp > 1 else "")
         return f"{self.nodes} x {self.shape} ({par})"
 
