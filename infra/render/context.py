@@ -154,6 +154,13 @@ def build_context(stack: StackSpec, node_index: int, settings: EngineSettings) -
             f"node_index {node_index} is outside stack {stack.name!r}'s "
             f"{stack.nodes.count} node(s); use 0..{stack.nodes.count - 1}"
         )
+    if settings.nodes != stack.nodes.count:
+        # Terraform creates nodes.count instances; a plan for another count would boot a
+        # cluster whose parallel layout does not match its machines.
+        raise ValueError(
+            f"engine settings are sized for {settings.nodes} node(s) but stack {stack.name!r} "
+            f"has nodes.count {stack.nodes.count}; set nodes.count to {settings.nodes}"
+        )
     shape = stack.nodes.shape_info
     command = engine_command(stack, settings, node_index)
     support = API_KEY_SUPPORT[stack.engine.kind]

@@ -1,0 +1,486 @@
+"""Rendered cloud-configs pass cloud-init, shellcheck and systemd, and say the right things."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import shlex
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jinja2 import UndefinedError
+
+from infra.render.cloud_config import (
+    MAX_CLOUD_CONFIG_BYTES,
+    render_cloud_config,
+    render_node_files,
+)
+from infra.render.jinja import environment
+from infra.sizing.settings import EngineSettings, resolve
+from infra.specs import Deployment, Endpoint, Engine, Image, Model, NodeGroup, StackSpec
+
+from .test_render_validators import (
+    assert_clean,
+    assert_silent,
+    cloud_init_schema,
+    shellcheck_files,
+    verify_units,
+)
+
+LIB = "/usr/local/lib/gpuform"
+UNITS = "/etc/systemd/system"
+DEPLOYMENT = Deployment(
+    name="tst",
+    region="us-ashburn-1",
+    ssh_allowed_cidrs=["198.51.100.0/24"],
+    api_allowed_cidrs=["198.51.100.0/24"],
+)
+UBUNTU = Image(operating_system="Canonical Ubuntu", operating_system_version="22.04")
+R1 = Model(id="deepseek-ai/DeepSeek-R1", precision="fp8")
+LLAMA_70B = Model(id="deepseek-ai/DeepSeek-R1-Distill-Llama-70B")
+DISTILL = Model(id="deepseek-ai/DeepSeek-R1-Distill-Llama-8B")
+
+
+def _stack(nodes: NodeGroup, model: Model, engine: Engine, **kw: Any) -> StackSpec:
+    return StackSpec(deployment=DEPLOYMENT, nodes=nodes, model=model, engine=engine, **kw)
+
+
+# Every engine, NVIDIA and AMD, dnf and apt, NVMe and none, one node and several.
+INLINE: dict[str, StackSpec] = {
+    "vllm-h100-dnf-nvme": _stack(
+        NodeGroup(shape="BM.GPU.H100.8"), LLAMA_70B, Engine(kind="vllm", max_model_len=4096)
+    ),
+    "vllm-a10-apt-no-nvme-no-key": _stack(
+        NodeGroup(shape="VM.GPU.A10.1", image=UBUNTU),
+        DISTILL,
+        Engine(kind="vllm", gpu_memory_utilization=0.85, extra_args=("--enforce-eager",)),
+        endpoint=Endpoint(require_api_key=False),
+    ),
+    "vllm-mi300x-amd-dnf": _stack(
+        NodeGroup(shape="BM.GPU.MI300X.8"), R1, Engine(kind="vllm", max_model_len=32768)
+    ),
+    "vllm-h200-2-nodes": _stack(NodeGroup(shape="BM.GPU.H200.8", count=2), R1, Engine(kind="vllm")),
+    "sglang-h200-dnf": _stack(
+        NodeGroup(shape="BM.GPU.H200.8"),
+        R1,
+        Engine(kind="sglang", max_model_len=65536, gpu_memory_utilization=0.9),
+    ),
+    "sglang-mi300x-amd-apt-2-nodes": _stack(
+        NodeGroup(shape="BM.GPU.MI300X.8", count=2, image=UBUNTU), R1, Engine(kind="sglang")
+    ),
+    "tgi-l40s-apt": _stack(
+        NodeGroup(shape="BM.GPU.L40S.4", image=UBUNTU),
+        DISTILL,
+        Engine(kind="tgi", max_model_len=8192, gpu_memory_utilization=0.9),
+    ),
+    "tgi-a100-amd-free-dnf": _stack(NodeGroup(shape="BM.GPU4.8"), DISTILL, Engine(kind="tgi")),
+    "ollama-a10-dnf": _stack(
+        NodeGroup(shape="VM.GPU.A10.2"), Model(id="deepseek-r1:14b"), Engine(kind="ollama")
+    ),
+    "ollama-mi300x-amd-apt": _stack(
+        NodeGroup(shape="BM.GPU.MI300X.8", image=UBUNTU),
+        Model(id="deepseek-r1:70b"),
+        Engine(kind="ollama", max_model_len=16384),
+    ),
+}
+
+
+def _examples() -> dict[str, StackSpec]:
+    if importlib.util.find_spec("infra.stacks") is None:
+        return {}
+    from infra.stacks import load_examples
+
+    return load_examples()
+
+
+EXAMPLES = _examples()
+_EXAMPLES_MISSING = "infra.stacks (load_examples) does not exist yet"
+
+
+def _nodes(stacks: dict[str, StackSpec], prefix: str) -> list[Any]:
+    return [
+        pytest.param(stack, i, id=f"{prefix}{name}-node{i}")
+        for name, stack in stacks.items()
+        for i in range(stack.nodes.count)
+    ]
+
+
+ALL_NODES = _nodes(INLINE, "") + (
+    _nodes(EXAMPLES, "example-")
+    if EXAMPLES
+    else [pytest.param(None, 0, marks=pytest.mark.skip(reason=_EXAMPLES_MISSING))]
+)
+
+
+@functools.cache
+def _settings(stack: StackSpec) -> EngineSettings:
+    return resolve(stack)
+
+
+def _render(stack: StackSpec, i: int = 0) -> tuple[str, dict[str, str], dict[str, Any]]:
+    settings = _settings(stack)
+    text = render_cloud_config(stack, i, settings)
+    return text, render_node_files(stack, i, settings), yaml.safe_load(text)
+
+
+def _written(doc: dict[str, Any]) -> dict[str, str]:
+    return {f["path"]: f["content"] for f in doc["write_files"]}
+
+
+def _engine_argv(files: dict[str, str]) -> list[str]:
+    """The `docker run` line of engine-run.sh, split as bash would (before $-expansion)."""
+    (line,) = [ln for ln in files[f"{LIB}/engine-run.sh"].splitlines() if ln.startswith("exec ")]
+    return shlex.split(line)
+
+
+# --- every node: the real validators -------------------------------------------------------
+
+
+@pytest.mark.parametrize(("stack", "i"), ALL_NODES)
+def test_cloud_config_passes_cloud_init_schema(stack: StackSpec, i: int) -> None:
+    text, _, doc = _render(stack, i)
+    assert text.startswith("#cloud-config\n")
+    assert set(doc) == {"write_files", "runcmd"}
+    assert_clean(cloud_init_schema(text), f"cloud-init schema ({stack.name} node {i})")
+
+
+@pytest.mark.parametrize(("stack", "i"), ALL_NODES)
+def test_written_files_are_exactly_the_node_files(stack: StackSpec, i: int) -> None:
+    _, files, doc = _render(stack, i)
+    assert _written(doc) == files
+    modes = {f["path"]: f["permissions"] for f in doc["write_files"]}
+    assert all(modes[p] == ("0755" if p.endswith(".sh") else "0644") for p in files)
+
+
+@pytest.mark.parametrize(("stack", "i"), ALL_NODES)
+def test_scripts_pass_shellcheck_as_rendered_and_as_written(stack: StackSpec, i: int) -> None:
+    _, files, doc = _render(stack, i)
+    written = _written(doc)
+    scripts = {p: c for p, c in written.items() if p.endswith(".sh")}
+    assert scripts and all(c.startswith("#!/bin/bash\n") for c in scripts.values())
+    assert scripts == {p: c for p, c in files.items() if p.endswith(".sh")}
+    assert_silent(shellcheck_files(scripts), f"shellcheck ({stack.name} node {i})")
+
+
+@pytest.mark.parametrize(("stack", "i"), ALL_NODES)
+def test_units_pass_systemd_analyze_verify(stack: StackSpec, i: int) -> None:
+    _, _, doc = _render(stack, i)
+    assert_silent(verify_units(_written(doc)), f"systemd-analyze verify ({stack.name} node {i})")
+
+
+@pytest.mark.parametrize(("stack", "i"), ALL_NODES)
+def test_cloud_config_fits_oci_metadata(stack: StackSpec, i: int) -> None:
+    text, _, _ = _render(stack, i)
+    assert len(text.encode()) < MAX_CLOUD_CONFIG_BYTES
+    assert MAX_CLOUD_CONFIG_BYTES * 4 / 3 < 32_000 - 2_000  # room for the other metadata keys
+
+
+@pytest.mark.parametrize(("stack", "i"), ALL_NODES)
+def test_every_unit_is_enabled_and_started(stack: StackSpec, i: int) -> None:
+    _, files, doc = _render(stack, i)
+    units = sorted(p.rsplit("/", 1)[1] for p in files if p.startswith(UNITS))
+    enable, start = doc["runcmd"][1], doc["runcmd"][2]
+    assert doc["runcmd"][0] == ["systemctl", "daemon-reload"]
+    assert sorted(enable[2:]) == units and start[:3] == ["systemctl", "start", "--no-block"]
+    assert sorted(start[3:]) == units
+
+
+# --- engine flags ---------------------------------------------------------------------------
+
+
+def test_vllm_flags() -> None:
+    _, files, _ = _render(INLINE["vllm-h100-dnf-nvme"])
+    argv = _engine_argv(files)
+    image = argv.index("vllm/vllm-openai:v0.11.0")
+    assert argv[image + 1 : image + 4] == ["vllm", "serve", LLAMA_70B.id]
+    joined = " ".join(argv)
+    assert "--tensor-parallel-size 8" in joined
+    assert "--max-model-len 4096" in joined
+    assert "--port 8000" in joined and "--host 0.0.0.0" in joined
+    assert "--pipeline-parallel-size" not in joined
+    assert "--gpu-memory-utilization 0.9" in joined  # the planner's fraction
+
+
+def test_vllm_memory_fraction_and_extra_args() -> None:
+    argv = " ".join(_engine_argv(_render(INLINE["vllm-a10-apt-no-nvme-no-key"])[1]))
+    assert "--tensor-parallel-size 1" in argv
+    assert "--gpu-memory-utilization 0.85" in argv
+    assert argv.endswith("--enforce-eager")
+
+
+def test_vllm_multi_node_runs_ray_head_and_worker() -> None:
+    stack = INLINE["vllm-h200-2-nodes"]
+    _, head, _ = _render(stack, 0)
+    _, worker, _ = _render(stack, 1)
+    argv = " ".join(_engine_argv(head))
+    assert "--tensor-parallel-size 8 --pipeline-parallel-size 2" in argv
+    assert "--distributed-executor-backend ray" in argv
+    assert "ray start --head --port=6379" in head[f"{LIB}/entry.sh"]
+    assert 'ray start --block --address="${GPUFORM_HEAD_IP}:6379"' in worker[f"{LIB}/entry.sh"]
+    # Only the head serves HTTP, so only it waits for readiness and holds the API key.
+    assert f"{UNITS}/gpuform-ready.service" in head and f"{UNITS}/gpuform-api-key.service" in head
+    assert not any(p.endswith(("ready.service", "api-key.service")) for p in worker)
+
+
+def test_sglang_flags() -> None:
+    argv = " ".join(_engine_argv(_render(INLINE["sglang-h200-dnf"])[1]))
+    assert "python3 -m sglang.launch_server --model-path deepseek-ai/DeepSeek-R1" in argv
+    assert "--tp 8" in argv and "--context-length 65536" in argv
+    assert "--mem-fraction-static 0.9" in argv
+    assert "--host 0.0.0.0 --port 30000" in argv
+
+
+def test_sglang_multi_node_ranks() -> None:
+    stack = INLINE["sglang-mi300x-amd-apt-2-nodes"]
+    for i in (0, 1):
+        run = _render(stack, i)[1][f"{LIB}/engine-run.sh"]
+        assert (
+            f'--tp 16 --dist-init-addr "${{GPUFORM_HEAD_IP}}":20000 --nnodes 2 --node-rank {i}'
+            in run
+        )
+
+
+def test_tgi_flags() -> None:
+    argv = " ".join(_engine_argv(_render(INLINE["tgi-l40s-apt"])[1]))
+    assert "text-generation-launcher --model-id deepseek-ai/DeepSeek-R1-Distill-Llama-8B" in argv
+    assert "--revision main --num-shard 4" in argv
+    assert "--max-total-tokens 8192 --max-input-tokens 8191" in argv
+    assert "--cuda-memory-fraction 0.9" in argv
+    assert "--port 8080" in argv
+
+
+def test_ollama_serves_then_pulls_the_tag_before_ready() -> None:
+    _, files, _ = _render(INLINE["ollama-mi300x-amd-apt"])
+    argv = _engine_argv(files)
+    assert argv[-2:] == ["ollama", "serve"]
+    assert "OLLAMA_HOST=0.0.0.0:11434" in files[f"{LIB}/engine-run.sh"]
+    assert "OLLAMA_CONTEXT_LENGTH=16384" in files[f"{LIB}/engine-run.sh"]
+    assert "tag=deepseek-r1:70b" in files[f"{LIB}/model-pull.sh"]
+    assert "ollama pull" in files[f"{LIB}/model-pull.sh"]
+    ready = files[f"{UNITS}/gpuform-ready.service"]
+    assert "Requires=gpuform-engine.service gpuform-model-pull.service" in ready
+
+
+def test_extra_args_are_shell_quoted() -> None:
+    engine = Engine(kind="vllm", extra_args=("--chat-template", "a b$HOME;`x`"))
+    stack = _stack(NodeGroup(shape="VM.GPU.A10.1"), DISTILL, engine)
+    assert _engine_argv(_render(stack)[1])[-2:] == ["--chat-template", "a b$HOME;`x`"]
+
+
+# --- vendor, package manager, disks ---------------------------------------------------------
+
+AMD_FLAGS = (
+    "--device /dev/kfd --device /dev/dri --group-add video --group-add render "
+    "--security-opt seccomp=unconfined --ipc=host"
+)
+
+
+@pytest.mark.parametrize("name", [n for n in INLINE if "mi300x" in n])
+def test_amd_gets_rocm_devices_and_no_nvidia_toolkit(name: str) -> None:
+    text, files, _ = _render(INLINE[name])
+    assert AMD_FLAGS in files[f"{LIB}/engine-run.sh"]
+    assert "--gpus" not in text
+    assert "nvidia-container-toolkit" not in text and "nvidia-ctk" not in text
+    assert "/dev/kfd missing" in files[f"{LIB}/gpu-check.sh"]
+
+
+@pytest.mark.parametrize("name", [n for n in INLINE if "mi300x" not in n])
+def test_nvidia_gets_gpus_all_and_the_toolkit(name: str) -> None:
+    _, files, _ = _render(INLINE[name])
+    assert "--gpus all" in files[f"{LIB}/engine-run.sh"]
+    assert "nvidia-container-toolkit" in files[f"{LIB}/runtime.sh"]
+    assert "nvidia-ctk runtime configure --runtime=docker" in files[f"{LIB}/runtime.sh"]
+    assert "--device /dev/kfd" not in files[f"{LIB}/engine-run.sh"]
+
+
+@pytest.mark.parametrize("name", list(INLINE))
+def test_package_manager_follows_the_image(name: str) -> None:
+    stack = INLINE[name]
+    runtime = _render(stack)[1][f"{LIB}/runtime.sh"]
+    if stack.nodes.image.package_manager == "apt":
+        assert "apt-get" in runtime and "dnf" not in runtime
+    else:
+        assert "dnf install -y docker-ce" in runtime and "apt-get" not in runtime
+
+
+@pytest.mark.parametrize("name", list(INLINE))
+def test_localdisk_only_on_shapes_with_nvme(name: str) -> None:
+    stack = INLINE[name]
+    files = _render(stack)[1]
+    run = files[f"{LIB}/engine-run.sh"]
+    if stack.nodes.shape_info.nvme_drives > 0:
+        disk = files[f"{LIB}/localdisk.sh"]
+        assert "mdadm --create /dev/md0 --level=0" in disk and "mkfs.xfs" in disk
+        assert "xfs defaults,nofail,noatime,discard" in disk
+        assert "mdadm --detail --scan" in disk
+        assert (
+            "Wants=network-online.target gpuform-localdisk.service"
+            in files[f"{UNITS}/gpuform-engine.service"]
+        )
+        assert "cache=/mnt/localdisk/gpuform/cache" in run
+    else:
+        assert not any("localdisk" in p for p in files)
+        assert "localdisk" not in run and "cache=/var/lib/gpuform/cache" in run
+
+
+# --- API key --------------------------------------------------------------------------------
+
+
+def test_api_key_comes_from_vault_by_instance_principal() -> None:
+    _, files, _ = _render(INLINE["vllm-h100-dnf-nvme"])
+    script = files[f"{LIB}/api-key.sh"]
+    assert 'secrets secret-bundle get --secret-id "$id" --auth instance_principal' in script
+    assert "base64 -d" in script and "umask 077" in script
+    assert "printf '%s=%s\\n' VLLM_API_KEY \"$key\"" in script
+    assert "--env-file /etc/gpuform/api-key.env" in files[f"{LIB}/engine-run.sh"]
+    assert "Authorization: Bearer" in files[f"{LIB}/ready.sh"]
+    assert "-H @-" in files[f"{LIB}/ready.sh"]  # header on stdin, not in argv
+    assert 'echo "$key' not in script and "set -x" not in script
+    engine = files[f"{UNITS}/gpuform-engine.service"]
+    assert "Requires=gpuform-node-env.service gpuform-runtime.service" in engine
+    assert "gpuform-api-key.service" in engine.split("Requires=")[1].splitlines()[0]
+
+
+def test_sglang_key_is_appended_inside_the_container() -> None:
+    files = _render(INLINE["sglang-h200-dnf"])[1]
+    assert "GPUFORM_API_KEY" in files[f"{LIB}/api-key.sh"]
+    assert 'exec "$@" --api-key "${GPUFORM_API_KEY}"' in files[f"{LIB}/entry.sh"]
+    assert "--api-key" not in files[f"{LIB}/engine-run.sh"]
+
+
+def test_tgi_key_goes_through_the_environment() -> None:
+    files = _render(INLINE["tgi-l40s-apt"])[1]
+    assert "printf '%s=%s\\n' API_KEY" in files[f"{LIB}/api-key.sh"]
+    assert "--api-key" not in files[f"{LIB}/entry.sh"]
+
+
+def test_ollama_has_no_api_key_and_says_so() -> None:
+    text, files, _ = _render(INLINE["ollama-a10-dnf"])
+    assert not any("api-key" in p for p in files)
+    assert "ollama has no API-key option" in text
+    assert "Authorization" not in files[f"{LIB}/ready.sh"]
+
+
+def test_no_key_when_the_stack_does_not_require_one() -> None:
+    text, files, _ = _render(INLINE["vllm-a10-apt-no-nvme-no-key"])
+    assert not any("api-key" in p for p in files) and "env-file" not in text
+
+
+# --- units: restart policy, readiness, metadata ---------------------------------------------
+
+
+def test_engine_restarts_with_a_limit_and_reports_each_exit() -> None:
+    files = _render(INLINE["vllm-h100-dnf-nvme"])[1]
+    unit = files[f"{UNITS}/gpuform-engine.service"]
+    for line in ("Restart=on-failure", "RestartSec=30", "StartLimitBurst=4"):
+        assert line in unit.splitlines()
+    assert "StartLimitIntervalSec=10800" in unit.split("[Service]")[0]  # [Unit] key in v230+
+    assert f"ExecStopPost={LIB}/engine-stopped.sh" in unit
+    assert f"ExecStartPre={LIB}/engine-pull.sh" in unit
+    assert "cannot pull image" in files[f"{LIB}/engine-pull.sh"]
+
+
+def test_readiness_is_bounded_and_marks_the_node_ready() -> None:
+    files = _render(INLINE["sglang-h200-dnf"])[1]
+    ready = files[f"{LIB}/ready.sh"]
+    assert "http://127.0.0.1:30000/v1/models" in ready
+    assert "deadline=$((SECONDS + 5400))" in ready
+    assert "/var/lib/gpuform/ready" in ready
+    unit = files[f"{UNITS}/gpuform-ready.service"]
+    assert "After=gpuform-engine.service" in unit and "TimeoutStartSec=5460" in unit
+
+
+def test_metadata_is_read_from_imds_v2() -> None:
+    script = _render(INLINE["vllm-h100-dnf-nvme"])[1][f"{LIB}/node-env.sh"]
+    assert "-H 'Authorization: Bearer Oracle'" in script
+    assert "http://169.254.169.254/opc/v2/instance/metadata/$2" in script
+    assert "--retry-max-time" in script and "--max-time 10" in script
+    for key in ("gpuform_stack", "gpuform_api_key_secret_id", "gpuform_head_ip"):
+        assert f" {key} " in script
+
+
+# --- scripts fail with one line -------------------------------------------------------------
+
+
+def _run_gpu_check(stack: StackSpec, tmp_path: Path, fake_smi: str | None) -> tuple[int, str]:
+    script = tmp_path / "gpu-check.sh"
+    script.write_text(_render(stack)[1][f"{LIB}/gpu-check.sh"])
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    path = str(bindir)
+    if fake_smi is not None:
+        smi = bindir / "nvidia-smi"
+        smi.write_text(f"#!/bin/bash\n{fake_smi}\n")
+        smi.chmod(0o755)
+        path = f"{bindir}:{os.environ['PATH']}"
+    result = subprocess.run(
+        ["/bin/bash", str(script)], capture_output=True, text=True, env={"PATH": path}, timeout=30
+    )
+    return result.returncode, result.stderr
+
+
+def test_gpu_check_names_a_missing_nvidia_smi(tmp_path: Path) -> None:
+    code, err = _run_gpu_check(INLINE["vllm-h100-dnf-nvme"], tmp_path, None)
+    assert code == 1
+    assert err == (
+        "gpuform: no NVIDIA GPU visible (nvidia-smi not found); "
+        "this node needs the GPU driver image\n"
+    )
+
+
+def test_gpu_check_names_a_failing_driver(tmp_path: Path) -> None:
+    smi = "echo 'NVIDIA-SMI has failed because it could not reach the driver.'; exit 9"
+    code, err = _run_gpu_check(INLINE["vllm-h100-dnf-nvme"], tmp_path, smi)
+    assert code == 1 and err.count("\n") == 1
+    assert "nvidia-smi failed: NVIDIA-SMI has failed" in err
+
+
+def test_gpu_check_counts_gpus(tmp_path: Path) -> None:
+    smi = "echo 'GPU 0: NVIDIA H100 (UUID: a)'; echo 'GPU 1: NVIDIA H100 (UUID: b)'"
+    code, err = _run_gpu_check(INLINE["vllm-h100-dnf-nvme"], tmp_path, smi)
+    assert (code, err) == (1, "gpuform: only 2 of 8 NVIDIA GPUs visible on BM.GPU.H100.8\n")
+
+
+# --- rendering's own guards -----------------------------------------------------------------
+
+
+def test_strict_undefined_raises_on_a_missing_variable() -> None:
+    with pytest.raises(UndefinedError):
+        environment().from_string("docker run {{ ctx.engine.imagee }}").render(ctx=object())
+    with pytest.raises(UndefinedError):
+        environment().get_template("scripts/ready.sh.j2").render()
+
+
+def test_templates_keep_trailing_newlines() -> None:
+    assert environment().from_string("a\n").render() == "a\n"
+
+
+def test_oversized_cloud_config_is_refused() -> None:
+    engine = Engine(kind="vllm", extra_args=tuple(f"--flag-{i:05d}" for i in range(2000)))
+    stack = _stack(NodeGroup(shape="VM.GPU.A10.1"), DISTILL, engine)
+    with pytest.raises(ValueError, match="over the 22000-byte budget"):
+        render_cloud_config(stack, 0, resolve(stack))
+
+
+def test_node_index_outside_the_stack_is_refused() -> None:
+    stack = INLINE["vllm-h100-dnf-nvme"]
+    with pytest.raises(ValueError, match="outside stack"):
+        render_node_files(stack, 1, resolve(stack))
+
+
+def test_settings_for_another_node_count_are_refused() -> None:
+    stack = INLINE["vllm-h100-dnf-nvme"]
+    with pytest.raises(ValueError, match="sized for 2 node"):
+        render_cloud_config(stack, 0, EngineSettings(8, 2, 2, 4096, None))
+
+
+def test_settings_not_the_spec_decide_the_flags() -> None:
+    stack = INLINE["vllm-h100-dnf-nvme"]
+    settings = EngineSettings(4, 1, 1, 2048, 0.8)
+    argv = " ".join(_engine_argv(render_node_files(stack, 0, settings)))
+    assert "--tensor-parallel-size 4" in argv and "--max-model-len 2048" in argv
+    assert "--gpu-memory-utilization 0.8" in argv
