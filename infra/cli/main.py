@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from rich.table import Table
 from ..catalog.shapes import price_source
 from ..stacks import select
 from .errors import user_errors
+from .plan import plan
 
 app = typer.Typer(
     name="gpuform",
@@ -20,7 +22,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False)
+# Piped output (grep, less, CI logs) gets whole rows instead of rich's 80-column fallback.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 StacksDir = Annotated[
     Path, typer.Option("--stacks-dir", help="Folder of stack files.", file_okay=False)
@@ -97,16 +100,7 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _register_optional() -> None:
-    # The planner's command lives in its own module; register it when present.
-    try:
-        from .plan import plan
-    except ImportError:
-        return
-    app.command("plan")(plan)
-
-
-_register_optional()
+app.command("plan")(plan)
 
 
 if __name__ == "__main__":
