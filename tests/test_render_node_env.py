@@ -1,0 +1,109 @@
+"""node-env.sh run for real against a local stand-in for IMDS v2."""
+
+from __future__ import annotations
+
+import dataclasses
+import http.server
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infra.render.context import build_context
+from infra.render.jinja import environment
+from infra.sizing.settings import EngineSettings
+from infra.specs import Deployment, Engine, Model, NodeGroup, StackSpec
+
+STACK = StackSpec(
+    deployment=Deployment(
+        name="tst",
+        region="us-ashburn-1",
+        ssh_allowed_cidrs=["198.51.100.0/24"],
+        api_allowed_cidrs=["198.51.100.0/24"],
+    ),
+    nodes=NodeGroup(shape="VM.GPU.A10.1"),
+    model=Model(id="deepseek-ai/DeepSeek-R1-Distill-Llama-8B"),
+    engine=Engine(kind="vllm"),
+)
+SETTINGS = EngineSettings(1, 1, 1, 4096, None)
+METADATA = {
+    "gpuform_stack": "tst",
+    "gpuform_node_index": "0",
+    "gpuform_node_count": "1",
+    "gpuform_api_key_secret_id": "ocid1.vaultsecret.oc1.iad.abc",
+}
+
+
+class _Imds(http.server.BaseHTTPRequestHandler):
+    values: dict[str, str] = METADATA
+
+    def do_GET(self) -> None:
+        key = self.path.rsplit("/", 1)[-1]
+        if self.headers.get("Authorization") != "Bearer Oracle":
+            self.send_response(401)
+            self.end_headers()
+        elif key in self.values:
+            body = self.values[key].encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        else:
+            self.send_response(404)
+            self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def imds() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Imds)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/opc/v2/instance/metadata"
+    server.shutdown()
+
+
+def _run(tmp_path: Path, url: str, timeout_s: int) -> subprocess.CompletedProcess[str]:
+    ctx = dataclasses.replace(
+        build_context(STACK, 0, SETTINGS),
+        imds_url=url,
+        etc=str(tmp_path / "etc"),
+        imds_timeout_s=timeout_s,
+    )
+    script = tmp_path / "node-env.sh"
+    script.write_text(environment().get_template("scripts/node-env.sh.j2").render(ctx=ctx))
+    return subprocess.run(["/bin/bash", str(script)], capture_output=True, text=True, timeout=60)
+
+
+def test_node_env_holds_every_key_and_empty_optional_ones(tmp_path: Path, imds: str) -> None:
+    result = _run(tmp_path, imds, 10)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "etc" / "node.env").read_text().splitlines() == [
+        "GPUFORM_STACK=tst",
+        "GPUFORM_NODE_INDEX=0",
+        "GPUFORM_NODE_COUNT=1",
+        "GPUFORM_API_KEY_SECRET_ID=ocid1.vaultsecret.oc1.iad.abc",
+        "GPUFORM_HEAD_IP=",  # unset in metadata: 404
+    ]
+
+
+def test_unreachable_imds_fails_with_one_line_within_its_bound(tmp_path: Path) -> None:
+    # Nothing listens on port 9 of localhost: connection refused, retried for 2 s at most.
+    result = _run(tmp_path, "http://127.0.0.1:9/opc/v2/instance/metadata", 2)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("gpuform: instance metadata unreachable or key gpuform_stack")
+    assert not (tmp_path / "etc" / "node.env").exists()
+
+
+def test_odd_characters_in_metadata_are_refused(
+    tmp_path: Path, imds: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_Imds, "values", {**METADATA, "gpuform_head_ip": "10.0.0.2; rm -rf /"})
+    result = _run(tmp_path, imds, 10)
+    assert result.returncode == 1
+    assert "gpuform_head_ip holds unexpected characters" in result.stderr
