@@ -1,0 +1,136 @@
+"""What a boot must show, as checks over a NodeReport; each returns the problems it finds.
+
+On a machine with no GPU, no NVMe and no internet, a node must still boot into a known state:
+cloud-init ends without errors, every file and unit is in place and enabled, the steps that
+need neither hardware nor the internet have run, and each step that does need them fails with
+one line saying what is missing (or never starts because such a step failed) instead of
+hanging or restarting silently.
+"""
+
+from __future__ import annotations
+
+from .collect import LOOP_RESTARTS, NodeReport, UnitState
+
+ENGINE = "gpuform-engine.service"
+
+#: What each step needs beyond IMDS; a step not listed needs neither and must succeed here.
+#: The words are what its failure line must mention so a reader knows what is missing.
+NEEDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "gpuform-gpu-check.service": ("GPUs", ("GPU",)),
+    "gpuform-localdisk.service": ("local NVMe drives", ("NVMe",)),
+    "gpuform-runtime.service": ("the internet (packages)", ("internet", "apt-get", "dnf")),
+    "gpuform-api-key.service": ("the internet (OCI Vault)", ("internet", "PyPI", "OCI CLI")),
+    ENGINE: ("GPUs and the internet (image pull)", ("image", "docker", "GPU")),
+    "gpuform-model-pull.service": ("the internet (model pull)", ("pull", "engine")),
+    "gpuform-ready.service": ("a serving engine", ("engine", "answer")),
+}
+_PREFIX = "gpuform: "
+
+
+def cloud_init_clean(r: NodeReport) -> list[str]:
+    """The container booted, cloud-init ran every stage and reported no error."""
+    if r.boot_error:
+        return [f"did not boot: {r.boot_error}"]
+    problems = [f"cloud-init error: {e}" for e in r.cloud_init_errors]
+    first = r.cloud_init_status.splitlines()[0] if r.cloud_init_status else "(no status)"
+    if first.strip() != "status: done":
+        problems.append(f"cloud-init {first.strip()} (exit {r.cloud_init_rc})")
+    return problems
+
+
+def files_and_units(r: NodeReport) -> list[str]:
+    """Every rendered file is on disk as rendered; every unit loaded and enabled."""
+    problems = []
+    for f in r.files:
+        if not f.exists:
+            problems.append(f"{f.path}: not written")
+        elif not f.matches:
+            problems.append(f"{f.path}: content differs from the rendered file")
+        elif f.path.endswith(".sh") and not f.executable:
+            problems.append(f"{f.path}: not executable")
+    for u in r.units:
+        if u.load != "loaded":
+            problems.append(f"{u.name}: {u.load}, not loaded")
+        if u.enabled != "enabled":
+            problems.append(f"{u.name}: {u.enabled}, not enabled")
+    return problems
+
+
+def offline_steps_ran(r: NodeReport) -> list[str]:
+    """Steps needing neither hardware nor the internet succeeded."""
+    problems = []
+    for u in r.units:
+        if u.name not in NEEDS and not (u.active == "active" and u.result == "success"):
+            problems.append(f"{u.name} needs only IMDS but is {u.active} ({u.result}): {u.reason}")
+    return problems
+
+
+def failures_are_clear(r: NodeReport) -> list[str]:
+    """Each failed step said what is missing in exactly one `gpuform:` line, and nothing hung."""
+    problems = []
+    if not r.settled:
+        busy = [
+            f"{u.name} {u.active}/{u.sub}"
+            for u in r.units
+            if u.active not in ("active", "inactive", "failed")
+        ]
+        problems.append(f"units did not settle in time: {', '.join(busy) or 'jobs still queued'}")
+    for u in r.units:
+        if u.name not in NEEDS or u.active != "failed":
+            continue
+        problems += _one_clear_line(u, NEEDS[u.name][1])
+    return problems
+
+
+def _one_clear_line(u: UnitState, words: tuple[str, ...]) -> list[str]:
+    if not u.own_lines:
+        # Never ran its own code: systemd's line must say it was a dependency that failed.
+        if any("Dependency failed" in line for line in u.systemd_lines):
+            return []
+        return [f"{u.name} failed without a line of its own: {u.reason}"]
+    ours = [line for line in u.own_lines if line.startswith(_PREFIX)]
+    problems = []
+    # A step may be started more than once (each unit started alone pulls its failed
+    # Requires= in again); every run must end in the same one line.
+    runs = max(1, sum(1 for line in u.systemd_lines if line.startswith("Starting ")))
+    if len(ours) != runs or len(set(ours)) != 1:
+        problems.append(
+            f"{u.name} ran {runs} time(s) and logged {len(ours)} gpuform: line(s), "
+            f"{len(set(ours))} distinct, not one a run: {list(u.own_lines)}"
+        )
+    if len(u.own_lines) != len(ours):
+        noise = [line for line in u.own_lines if not line.startswith(_PREFIX)]
+        problems.append(
+            f"{u.name} logged {len(noise)} other line(s) besides its reason: {noise[:5]}"
+        )
+    if ours and not any(w.lower() in ours[-1].lower() for w in words):
+        problems.append(
+            f"{u.name}: {ours[-1]!r} does not name what is missing ({', '.join(words)})"
+        )
+    return problems
+
+
+def engine_not_looping(r: NodeReport) -> list[str]:
+    """The engine unit is not restarting in a loop, and each restart left a line."""
+    u = r.unit(ENGINE)
+    if u is None:
+        return [f"{ENGINE} is not among the node's units"]
+    problems = []
+    if u.restarts >= LOOP_RESTARTS:
+        problems.append(f"{ENGINE} restarted {u.restarts} times during the boot")
+    stopped = [line for line in u.own_lines if line.startswith(_PREFIX + "engine stopped")]
+    if u.restarts and len(stopped) < u.restarts:
+        problems.append(
+            f"{ENGINE} restarted {u.restarts} times but logged {len(stopped)} stop line(s)"
+        )
+    if u.active == "activating" and u.sub == "auto-restart":
+        problems.append(f"{ENGINE} is waiting to restart again: {u.reason}")
+    return problems
+
+
+def halted(r: NodeReport) -> list[str]:
+    """The container powered off cleanly when asked."""
+    return [] if r.halted_cleanly or r.boot_error else ["the container had to be killed to stop"]
+
+
+ALL = (cloud_init_clean, files_and_units, offline_steps_ran, failures_are_clear, engine_not_looping)

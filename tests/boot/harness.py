@@ -1,0 +1,150 @@
+"""Boot every node of a stack at once, each in its own container, and collect what it did.
+
+For each node: a private network namespace with its own IMDS stand-in, an overlay copy of the
+cached rootfs seeded with the node's user-data and meta-data, and `systemd-nspawn -b`. Every
+resource is registered on an ExitStack as soon as it exists, so containers are halted, IMDS
+processes killed, overlays unmounted and namespaces deleted on every path out, failures and
+Ctrl-C included.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.specs import StackSpec
+
+from . import container as ct
+from . import network, rootfs
+from .collect import NodeReport, collect, wait_cloud_init, wait_settled
+from .overlay import overlay
+from .plan import NodePlan, plan_stack
+
+REPO = Path(__file__).resolve().parents[2]
+SEED_DIR = "var/lib/cloud/seed/nocloud"
+_RUNS = itertools.count()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Hard bounds, in seconds, on each phase of a boot."""
+
+    start: float = 30
+    imds_start: float = 15
+    cloud_init: float = 300
+    settle: float = 90
+    halt: float = 20
+
+
+def boot_stack(stack: StackSpec, limits: Limits = Limits()) -> list[NodeReport]:
+    """Boot all nodes of `stack` together (workers need their head) and report on each."""
+    plans = plan_stack(stack)
+    base = rootfs.ensure_rootfs()
+    network.remove_stale()
+    run_id = f"{os.getpid()}-{next(_RUNS)}"
+    reports = [NodeReport(plan) for plan in plans]
+    with ExitStack() as stack_ctx:
+        logs = Path(tempfile.mkdtemp(prefix=f"gpuform-boot-{run_id}-logs-", dir="/var/tmp"))
+        stack_ctx.callback(shutil.rmtree, logs, True)
+        net = network.create(run_id, [p.address for p in plans])
+        stack_ctx.callback(network.destroy, net)
+        booted: list[tuple[NodeReport, ct.Container | None, Path, Path, Path]] = []
+        for plan, report, node_net in zip(plans, reports, net.nodes, strict=True):
+            started = time.monotonic()
+            node_logs = logs / f"node{plan.index}"
+            node_logs.mkdir()
+            stack_ctx.enter_context(_imds(node_net.netns, plan, node_logs, limits.imds_start))
+            copy = stack_ctx.enter_context(overlay(base.path, f"{run_id}-n{plan.index}"))
+            _seed(copy.root, plan)
+            try:
+                c = ct.start(
+                    name=f"gpuform-{run_id}-n{plan.index}",
+                    root=copy.root,
+                    netns=node_net.path,
+                    hostname=plan.hostname,
+                    console_log=node_logs / "console.log",
+                    timeout_s=limits.start,
+                )
+            except ct.BootError as err:
+                report.boot_error = str(err)
+                booted.append((report, None, copy.root, copy.upper, node_logs))
+                continue
+            # Registered last, so it runs first: halt before the overlay and netns go away.
+            stack_ctx.callback(_halt, c, report, limits.halt)
+            report.seconds["start"] = time.monotonic() - started
+            booted.append((report, c, copy.root, copy.upper, node_logs))
+        for report, running, root, upper, node_logs in booted:
+            if running is not None:
+                _observe(running, report, root, upper, limits)
+            report.imds_requests = _lines(node_logs / "imds-requests.log")
+            report.console_tail = "\n".join(_lines(node_logs / "console.log")[-40:])
+    return reports
+
+
+def _observe(c: ct.Container, report: NodeReport, root: Path, upper: Path, limits: Limits) -> None:
+    t0 = time.monotonic()
+    wait_cloud_init(c, report, limits.cloud_init)
+    t1 = time.monotonic()
+    report.settled = wait_settled(c, report.plan.units, limits.settle)
+    t2 = time.monotonic()
+    collect(c, report, root, upper)
+    report.seconds.update(cloud_init=t1 - t0, settle=t2 - t1, collect=time.monotonic() - t2)
+
+
+def _halt(c: ct.Container, report: NodeReport, timeout_s: float) -> None:
+    t0 = time.monotonic()
+    report.halted_cleanly = ct.halt(c, timeout_s)
+    report.seconds["halt"] = time.monotonic() - t0
+
+
+def _seed(root: Path, plan: NodePlan) -> None:
+    seed = root / SEED_DIR
+    seed.mkdir(parents=True, exist_ok=True)
+    (seed / "user-data").write_text(plan.user_data)
+    (seed / "meta-data").write_text(plan.meta_data)
+
+
+@contextmanager
+def _imds(netns: str, plan: NodePlan, logs: Path, timeout_s: float) -> Iterator[None]:
+    """Run the IMDS stand-in inside `netns` for the duration of the block."""
+    doc, ready, log = logs / "imds.json", logs / "imds.ready", logs / "imds-requests.log"
+    doc.write_text(json.dumps(plan.document))
+    err = logs / "imds.stderr"
+    with err.open("wb") as err_fh:
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", netns, sys.executable, "-m", "tests.boot.imds",
+             "--document", str(doc), "--log", str(log), "--ready", str(ready)],
+            cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err_fh,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not ready.exists():
+            if proc.poll() is not None or time.monotonic() >= deadline:
+                raise RuntimeError(
+                    f"IMDS stand-in did not start in {netns}: {err.read_text(errors='replace')}"
+                )
+            time.sleep(0.05)
+        yield
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text(errors="replace").splitlines() if path.is_file() else []

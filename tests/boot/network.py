@@ -1,0 +1,96 @@
+"""Private network namespaces for booted nodes: nothing in them reaches beyond this machine.
+
+Each node gets its own namespace (handed to `systemd-nspawn --network-namespace-path`) with:
+  - lo up, carrying 169.254.169.254/32, where that node's IMDS stand-in listens;
+  - eth0, a veth whose peer sits on a bridge in one "switch" namespace shared by the stack,
+    addressed in the stack's private subnet, so workers reach their head as on OCI.
+There is no default route and no link to the host's namespaces: any other destination fails at
+once with "Network is unreachable", which is what the offline steps of the bootstrap must meet.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from ipaddress import IPv4Interface
+from pathlib import Path
+
+NETNS_DIR = Path("/run/netns")
+PREFIX = "gpuform-boot-"
+IMDS_ADDRESS = "169.254.169.254"
+
+
+@dataclass(frozen=True)
+class NodeNet:
+    """One node's namespace and its address on the stack's private network."""
+
+    netns: str
+    address: IPv4Interface
+
+    @property
+    def path(self) -> Path:
+        return NETNS_DIR / self.netns
+
+
+@dataclass(frozen=True)
+class PrivateNetwork:
+    """A stack's switch namespace and the namespaces of its nodes."""
+
+    switch: str
+    nodes: tuple[NodeNet, ...]
+
+
+def _ip(*args: str) -> None:
+    proc = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"ip {' '.join(args)}: {proc.stderr.strip()}")
+
+
+def create(run_id: str, addresses: list[IPv4Interface]) -> PrivateNetwork:
+    """Namespaces for a stack whose node i gets addresses[i]; destroy() undoes it all."""
+    switch = f"{PREFIX}{run_id}-sw"
+    nodes = tuple(NodeNet(f"{PREFIX}{run_id}-n{i}", a) for i, a in enumerate(addresses))
+    net = PrivateNetwork(switch, nodes)
+    try:
+        _ip("netns", "add", switch)
+        _ip("-n", switch, "link", "set", "lo", "up")
+        _ip("-n", switch, "link", "add", "br0", "type", "bridge")
+        _ip("-n", switch, "link", "set", "br0", "up")
+        for i, node in enumerate(nodes):
+            _ip("netns", "add", node.netns)
+            _ip("-n", node.netns, "link", "set", "lo", "up")
+            _ip("-n", node.netns, "addr", "add", f"{IMDS_ADDRESS}/32", "dev", "lo")
+            _ip("-n", switch, "link", "add", f"p{i}", "type", "veth", "peer", "name", "eth0",
+                "netns", node.netns)  # fmt: skip
+            _ip("-n", switch, "link", "set", f"p{i}", "master", "br0", "up")
+            _ip("-n", node.netns, "addr", "add", str(node.address), "dev", "eth0")
+            _ip("-n", node.netns, "link", "set", "eth0", "up")
+    except BaseException:
+        destroy(net)
+        raise
+    return net
+
+
+def destroy(net: PrivateNetwork) -> None:
+    """Delete every namespace of `net` that exists (veths and the bridge go with them)."""
+    for name in [n.netns for n in net.nodes] + [net.switch]:
+        if (NETNS_DIR / name).exists():
+            subprocess.run(
+                ["ip", "netns", "del", name], capture_output=True, timeout=30, check=False
+            )
+
+
+def remove_stale() -> list[str]:
+    """Delete harness namespaces left by runs whose process is gone; returns their names."""
+    removed: list[str] = []
+    if not NETNS_DIR.is_dir():
+        return removed
+    for path in NETNS_DIR.glob(f"{PREFIX}*"):
+        pid = path.name[len(PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists() and int(pid) != os.getpid():
+            subprocess.run(
+                ["ip", "netns", "del", path.name], capture_output=True, timeout=30, check=False
+            )
+            removed.append(path.name)
+    return removed

@@ -1,0 +1,206 @@
+"""The Debian root filesystem nodes boot from: built once with debootstrap, cached by content.
+
+The cache lives outside the repository under /var/cache/gpuform/boot/<key>, where <key> hashes
+everything that shapes the tree (suite, mirror, package list, the harness's own config files).
+A build happens in a temporary sibling directory and is renamed into place only when complete,
+so an interrupted build never leaves a half rootfs behind; a file lock keeps two builders from
+racing. Boots never write here: each one mounts an overlay on top of this tree.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+CACHE_ROOT = Path(os.environ.get("GPUFORM_BOOT_CACHE", "/var/cache/gpuform/boot"))
+SUITE = "bookworm"
+MIRROR = "http://deb.debian.org/debian"
+VARIANT = "minbase"
+BUILD_TIMEOUT_S = 20 * 60
+
+#: What the bootstrap expects on an apt-based GPU image, plus what cloud-init needs to run
+#: every stage cleanly. Changing this list changes the cache key and so rebuilds the rootfs.
+PACKAGES: tuple[str, ...] = (
+    "systemd",
+    "systemd-sysv",  # /sbin/init, so `systemd-nspawn -b` boots systemd as PID 1
+    "dbus",
+    "cloud-init",
+    # debootstrap does not resolve virtual packages: cloud-init -> python3-cryptography needs
+    # python3-cffi-backend-api-*, which only python3-cffi-backend provides.
+    "python3-cffi-backend",
+    "python3",
+    "locales",  # cloud-init's locale module fails without locale-gen / update-locale
+    "openssh-server",  # cloud-init's ssh modules and the node's sshd
+    "curl",
+    "ca-certificates",
+    "jq",
+    "iproute2",
+    "netbase",
+    "procps",
+    "mdadm",
+    "xfsprogs",
+    "gnupg",  # adding a third-party apt repository (the container runtime) needs gpg
+    "lsb-release",
+)
+
+#: Files the harness adds to the tree, path -> content. They are part of the cache key.
+HARNESS_FILES: dict[str, str] = {
+    # NoCloud reads the seed the harness writes; `None` keeps cloud-init from searching further.
+    # Network config is disabled: the harness configures the container's namespace itself.
+    "etc/cloud/cloud.cfg.d/90-gpuform-boot.cfg": (
+        "# gpuform boot harness: read the NoCloud seed, leave networking to the harness.\n"
+        "datasource_list: [NoCloud, None]\n"
+        "network: {config: disabled}\n"
+    ),
+    # Name resolution goes to loopback inside the container's private namespace, where nothing
+    # listens: lookups fail at once ("Temporary failure resolving") and no query leaves.
+    "etc/resolv.conf": "# gpuform boot harness: no resolver; nothing leaves the namespace.\n"
+    "nameserver 127.0.0.1\n",
+    # Empty: systemd makes a fresh machine id at each boot, so copies never share one.
+    "etc/machine-id": "",
+    # cloud-init's locale module sets LANG=en_US.UTF-8, which Debian's update-locale rejects
+    # unless it was generated; cloud images ship it generated, so the rootfs does too.
+    "etc/locale.gen": "en_US.UTF-8 UTF-8\n",
+}
+
+#: Commands run inside the finished tree (chroot), after HARNESS_FILES are in place.
+CHROOT_COMMANDS: tuple[tuple[str, ...], ...] = (("locale-gen",),)
+
+#: Units masked in the tree: they prompt on the console or do periodic work a short boot
+#: does not need, and would only add noise to the journal the harness reports.
+MASKED_UNITS: tuple[str, ...] = (
+    "systemd-firstboot.service",
+    "apt-daily.timer",
+    "apt-daily-upgrade.timer",
+    "e2scrub_all.timer",
+    "fstrim.timer",
+    "dpkg-db-backup.timer",
+)
+
+
+@dataclass(frozen=True)
+class Rootfs:
+    """A complete cached rootfs."""
+
+    path: Path
+    key: str
+    build_seconds: float | None
+    """How long it took to build; None when it was already cached before this process."""
+
+
+def cache_key() -> str:
+    """A short hash of everything that decides the contents of the tree."""
+    recipe = {
+        "suite": SUITE,
+        "mirror": MIRROR,
+        "variant": VARIANT,
+        "packages": sorted(PACKAGES),
+        "files": HARNESS_FILES,
+        "masked": sorted(MASKED_UNITS),
+        "chroot": [list(c) for c in CHROOT_COMMANDS],
+    }
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def ensure_rootfs(cache_root: Path = CACHE_ROOT) -> Rootfs:
+    """The cached rootfs for the current recipe, building it first if it is missing."""
+    key = cache_key()
+    final = cache_root / key
+    if final.is_dir():
+        return Rootfs(final, key, None)
+    cache_root.mkdir(parents=True, exist_ok=True)
+    with _locked(cache_root / ".lock"):
+        if final.is_dir():  # another process built it while we waited for the lock
+            return Rootfs(final, key, None)
+        _remove_stale_builds(cache_root)
+        started = time.monotonic()
+        tmp = cache_root / f".build-{key}-{os.getpid()}"
+        try:
+            _debootstrap(tmp)
+            _customize(tmp)
+            (tmp / ".gpuform-rootfs.json").write_text(
+                json.dumps({"key": key, "packages": sorted(PACKAGES), "built": time.time()})
+            )
+            os.rename(tmp, final)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        return Rootfs(final, key, time.monotonic() - started)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _remove_stale_builds(cache_root: Path) -> None:
+    # Called under the lock: any .build-* left is from a builder that died mid-way.
+    for stale in cache_root.glob(".build-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _debootstrap(target: Path) -> None:
+    log = target.with_name(target.name + ".log")
+    cmd = [
+        "debootstrap",
+        f"--variant={VARIANT}",
+        f"--include={','.join(PACKAGES)}",
+        SUITE,
+        str(target),
+        MIRROR,
+    ]
+    with log.open("w") as out:
+        proc = subprocess.run(
+            cmd, stdout=out, stderr=subprocess.STDOUT, timeout=BUILD_TIMEOUT_S, check=False
+        )
+    if proc.returncode != 0:
+        tail = log.read_text(errors="replace").splitlines()[-15:]
+        inner = target / "debootstrap" / "debootstrap.log"
+        if inner.is_file():
+            tail += [
+                "--- debootstrap.log ---",
+                *inner.read_text(errors="replace").splitlines()[-25:],
+            ]
+        raise RuntimeError(
+            f"debootstrap of the boot rootfs failed (exit {proc.returncode}):\n" + "\n".join(tail)
+        )
+    log.unlink(missing_ok=True)
+
+
+def _customize(root: Path) -> None:
+    for rel, content in HARNESS_FILES.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_symlink():  # e.g. resolv.conf may be a link into /run
+            path.unlink()
+        path.write_text(content)
+    units = root / "etc/systemd/system"
+    for unit in MASKED_UNITS:
+        link = units / unit
+        link.unlink(missing_ok=True)
+        link.symlink_to("/dev/null")
+        for wants in units.glob(f"*.wants/{unit}"):
+            wants.unlink()
+    for cmd in CHROOT_COMMANDS:
+        proc = subprocess.run(
+            ["chroot", str(root), *cmd], capture_output=True, text=True, timeout=300, check=False
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"chroot {' '.join(cmd)} failed: {proc.stderr.strip()[-2000:]}")
+    # Downloaded .debs are not needed to boot and would double the tree's size.
+    for deb in (root / "var/cache/apt/archives").glob("*.deb"):
+        deb.unlink()

@@ -1,0 +1,119 @@
+"""Every node role of every example stack boots for real: cloud-init under systemd.
+
+Each stack's nodes boot together once (tests/boot/harness.py); the tests below check what the
+boot showed, one check per test so a failure names exactly what went wrong. The full account
+of a failing node (status, units, journal, files) is in the assertion message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from functools import cache
+
+import pytest
+
+from infra import node_metadata
+from infra.stacks import load_examples
+from tests.boot import checks, report
+from tests.boot.collect import NodeReport
+from tests.boot.harness import boot_stack
+from tests.boot.imds import lookup
+from tests.boot.plan import plan_stack
+
+_MISSING = [
+    tool for tool in ("systemd-nspawn", "debootstrap", "ip", "nsenter") if not shutil.which(tool)
+]
+_CANNOT = (
+    "booting containers needs root" if os.geteuid() != 0
+    else f"missing {', '.join(_MISSING)} (make tools)" if _MISSING
+    else ""
+)  # fmt: skip
+
+_NODES = [
+    pytest.param(name, index, id=f"{name}/node{index}")
+    for name, spec in sorted(load_examples().items())
+    for index in range(spec.nodes.count)
+]
+
+
+@cache
+def _booted(name: str) -> tuple[NodeReport, ...]:
+    # One boot per stack for all its tests: the head and workers come up together.
+    return tuple(boot_stack(load_examples()[name]))
+
+
+def _node(name: str, index: int) -> NodeReport:
+    if _CANNOT:
+        pytest.skip(_CANNOT)
+    return _booted(name)[index]
+
+
+def _check(check: Callable[[NodeReport], list[str]], name: str, index: int) -> None:
+    r = _node(name, index)
+    problems = check(r)
+    assert not problems, "\n".join(["", *problems, "", report.render(r)])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "index"), _NODES)
+def test_cloud_init_ends_without_errors(name: str, index: int) -> None:
+    _check(checks.cloud_init_clean, name, index)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "index"), _NODES)
+def test_files_and_units_exist_and_are_enabled(name: str, index: int) -> None:
+    _check(checks.files_and_units, name, index)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "index"), _NODES)
+def test_steps_needing_no_hardware_or_internet_ran(name: str, index: int) -> None:
+    _check(checks.offline_steps_ran, name, index)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "index"), _NODES)
+def test_hardware_and_internet_steps_fail_with_one_clear_line(name: str, index: int) -> None:
+    _check(checks.failures_are_clear, name, index)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "index"), _NODES)
+def test_engine_does_not_restart_loop_silently(name: str, index: int) -> None:
+    _check(checks.engine_not_looping, name, index)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "index"), _NODES)
+def test_node_reads_apply_time_values_from_imds(name: str, index: int) -> None:
+    r = _node(name, index)
+    read = [line for line in r.imds_requests if line.startswith("GET ")]
+    assert read, f"the bootstrap never asked the IMDS stand-in\n{report.render(r)}"
+    assert all(line.endswith(" 200") for line in read), "\n".join(read)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "index"), _NODES)
+def test_container_halts_cleanly(name: str, index: int) -> None:
+    _check(checks.halted, name, index)
+
+
+def test_imds_stand_in_serves_the_terraform_metadata_shape() -> None:
+    """Fast: the document holds exactly the keys Terraform sets, served as IMDS v2 does."""
+    stack = load_examples()[sorted(load_examples())[0]]
+    doc = plan_stack(stack)[0].document
+    assert set(doc["metadata"]) == set(node_metadata.instance_metadata(
+        stack="s", node_index=0, node_count=1, user_data_b64="",
+        values=node_metadata.ApplyTimeValues("k", "s", "h"),
+    ))  # fmt: skip
+    status, ctype, body = lookup(doc, f"/opc/v2/instance/metadata/{node_metadata.STACK}")
+    assert (status, ctype, body) == (200, "text/plain", stack.name)
+    status, ctype, body = lookup(doc, "/opc/v2/instance/")
+    assert status == 200 and ctype == "application/json"
+    assert json.loads(body)["metadata"][node_metadata.NODE_INDEX] == "0"
+    assert lookup(doc, "/opc/v2/instance/metadata/nope")[0] == 404
+    assert lookup(doc, "/opc/v1/instance/")[0] == 404
