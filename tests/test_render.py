@@ -77,7 +77,7 @@ INLINE: dict[str, StackSpec] = {
         DISTILL,
         Engine(kind="tgi", max_model_len=8192, gpu_memory_utilization=0.9),
     ),
-    "tgi-a100-amd-free-dnf": _stack(NodeGroup(shape="BM.GPU4.8"), DISTILL, Engine(kind="tgi")),
+    "tgi-a100-dnf": _stack(NodeGroup(shape="BM.GPU4.8"), DISTILL, Engine(kind="tgi")),
     "ollama-a10-dnf": _stack(
         NodeGroup(shape="VM.GPU.A10.2"), Model(id="deepseek-r1:14b"), Engine(kind="ollama")
     ),
