@@ -14,6 +14,7 @@ from collections.abc import Callable
 from functools import cache
 
 import pytest
+from _pytest.mark import ParameterSet
 
 from infra import node_metadata
 from infra.stacks import load_examples
@@ -21,7 +22,7 @@ from tests.boot import checks, report
 from tests.boot.collect import NodeReport
 from tests.boot.harness import boot_stack
 from tests.boot.imds import lookup
-from tests.boot.plan import plan_stack
+from tests.boot.plan import NodePlan, plan_stack
 
 _MISSING = [
     tool for tool in ("systemd-nspawn", "debootstrap", "ip", "nsenter") if not shutil.which(tool)
@@ -32,17 +33,47 @@ _CANNOT = (
     else ""
 )  # fmt: skip
 
-_NODES = [
-    pytest.param(name, index, id=f"{name}/node{index}")
-    for name, spec in sorted(load_examples().items())
-    for index in range(spec.nodes.count)
+_EXAMPLES = load_examples()
+
+#: Template defects these boots found, as (test, predicate over a node's plan, what is wrong).
+#: Strict xfails: the test still runs and reports, and an XPASS once a fix lands says to
+#: delete the entry. Owners: templates/ (not this harness).
+_KNOWN_BUGS: list[tuple[str, Callable[[NodePlan], bool], str]] = [
+    (
+        "test_internet_steps_fail_for_lack_of_network",
+        lambda p: "/usr/local/lib/gpuform/api-key.sh" in p.files,
+        "templates/scripts/api-key.sh.j2: `python3 -m venv --help` succeeds without "
+        "python3-venv on Debian/Ubuntu (only ensurepip is missing), so python3-venv is never "
+        "installed and the venv fails with 'ensurepip is not available', network or not",
+    ),
+    (
+        "test_hardware_and_internet_steps_fail_with_one_clear_line",
+        lambda p: (
+            'apt-get could not install docker.io"'
+            in p.files.get("/usr/local/lib/gpuform/runtime.sh", "")
+        ),
+        "templates/scripts/runtime.sh.j2 (AMD, apt): offline, `apt-get update` exits 0 and the "
+        "failure line 'apt-get could not install docker.io' does not say the internet is missing",
+    ),
 ]
+
+
+def _nodes(test: str) -> list[ParameterSet]:
+    params = []
+    for name, spec in sorted(_EXAMPLES.items()):
+        for plan in plan_stack(spec):
+            bugs = [why for t, applies, why in _KNOWN_BUGS if t == test and applies(plan)]
+            marks = [pytest.mark.xfail(reason=" / ".join(bugs), strict=True)] if bugs else []
+            params.append(
+                pytest.param(name, plan.index, id=f"{name}/node{plan.index}", marks=marks)
+            )
+    return params
 
 
 @cache
 def _booted(name: str) -> tuple[NodeReport, ...]:
     # One boot per stack for all its tests: the head and workers come up together.
-    return tuple(boot_stack(load_examples()[name]))
+    return tuple(boot_stack(_EXAMPLES[name]))
 
 
 def _node(name: str, index: int) -> NodeReport:
@@ -58,37 +89,47 @@ def _check(check: Callable[[NodeReport], list[str]], name: str, index: int) -> N
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "index"), _NODES)
+@pytest.mark.parametrize(("name", "index"), _nodes("test_cloud_init_ends_without_errors"))
 def test_cloud_init_ends_without_errors(name: str, index: int) -> None:
     _check(checks.cloud_init_clean, name, index)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "index"), _NODES)
+@pytest.mark.parametrize(("name", "index"), _nodes("test_files_and_units_exist_and_are_enabled"))
 def test_files_and_units_exist_and_are_enabled(name: str, index: int) -> None:
     _check(checks.files_and_units, name, index)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "index"), _NODES)
+@pytest.mark.parametrize(
+    ("name", "index"), _nodes("test_steps_needing_no_hardware_or_internet_ran")
+)
 def test_steps_needing_no_hardware_or_internet_ran(name: str, index: int) -> None:
     _check(checks.offline_steps_ran, name, index)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "index"), _NODES)
+@pytest.mark.parametrize(
+    ("name", "index"), _nodes("test_hardware_and_internet_steps_fail_with_one_clear_line")
+)
 def test_hardware_and_internet_steps_fail_with_one_clear_line(name: str, index: int) -> None:
     _check(checks.failures_are_clear, name, index)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "index"), _NODES)
+@pytest.mark.parametrize(("name", "index"), _nodes("test_internet_steps_fail_for_lack_of_network"))
+def test_internet_steps_fail_for_lack_of_network(name: str, index: int) -> None:
+    _check(checks.online_steps_failed_for_lack_of_network, name, index)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "index"), _nodes("test_engine_does_not_restart_loop_silently"))
 def test_engine_does_not_restart_loop_silently(name: str, index: int) -> None:
     _check(checks.engine_not_looping, name, index)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "index"), _NODES)
+@pytest.mark.parametrize(("name", "index"), _nodes("test_node_reads_apply_time_values_from_imds"))
 def test_node_reads_apply_time_values_from_imds(name: str, index: int) -> None:
     r = _node(name, index)
     read = [line for line in r.imds_requests if line.startswith("GET ")]
@@ -97,14 +138,14 @@ def test_node_reads_apply_time_values_from_imds(name: str, index: int) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "index"), _NODES)
+@pytest.mark.parametrize(("name", "index"), _nodes("test_container_halts_cleanly"))
 def test_container_halts_cleanly(name: str, index: int) -> None:
     _check(checks.halted, name, index)
 
 
 def test_imds_stand_in_serves_the_terraform_metadata_shape() -> None:
     """Fast: the document holds exactly the keys Terraform sets, served as IMDS v2 does."""
-    stack = load_examples()[sorted(load_examples())[0]]
+    stack = _EXAMPLES[sorted(_EXAMPLES)[0]]
     doc = plan_stack(stack)[0].document
     assert set(doc["metadata"]) == set(node_metadata.instance_metadata(
         stack="s", node_index=0, node_count=1, user_data_b64="",

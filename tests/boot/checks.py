@@ -18,12 +18,24 @@ ENGINE = "gpuform-engine.service"
 NEEDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "gpuform-gpu-check.service": ("GPUs", ("GPU",)),
     "gpuform-localdisk.service": ("local NVMe drives", ("NVMe",)),
-    "gpuform-runtime.service": ("the internet (packages)", ("internet", "apt-get", "dnf")),
-    "gpuform-api-key.service": ("the internet (OCI Vault)", ("internet", "PyPI", "OCI CLI")),
-    ENGINE: ("GPUs and the internet (image pull)", ("image", "docker", "GPU")),
+    "gpuform-runtime.service": ("the internet (packages)", ("internet",)),
+    "gpuform-api-key.service": ("the internet (OCI Vault)", ("internet", "PyPI")),
+    ENGINE: ("GPUs and the internet (image pull)", ("image", "GPU", "docker")),
     "gpuform-model-pull.service": ("the internet (model pull)", ("pull", "engine")),
-    "gpuform-ready.service": ("a serving engine", ("engine", "answer")),
+    "gpuform-ready.service": ("a serving engine", ("engine",)),
 }
+#: Steps whose failure here must come from the missing network, not from something else.
+ONLINE = ("gpuform-runtime.service", "gpuform-api-key.service")
+#: What a failed download says, in curl, apt, pip and docker's words.
+NETWORK_ERRORS = (
+    "could not resolve",
+    "temporary failure resolving",
+    "temporary failure in name resolution",
+    "network is unreachable",
+    "failed to establish a new connection",
+    "name or service not known",
+    "no route to host",
+)
 _PREFIX = "gpuform: "
 
 
@@ -110,6 +122,28 @@ def _one_clear_line(u: UnitState, words: tuple[str, ...]) -> list[str]:
     return problems
 
 
+def online_steps_failed_for_lack_of_network(r: NodeReport) -> list[str]:
+    """A failed step that needs the internet failed because the network is missing.
+
+    Anything else (a missing package, a wrong probe) would fail on a real node too, so the
+    step's detail log, named in its line as `(details: PATH)`, must show a network error.
+    """
+    problems = []
+    for u in r.units:
+        if u.name not in ONLINE or u.active != "failed" or not u.own_lines:
+            continue
+        line = u.own_lines[-1]
+        log = line.rsplit("(details: ", 1)[1].rstrip(")") if "(details: " in line else ""
+        text = (line + "\n" + r.written.get(log, "")).lower()
+        if not any(e in text for e in NETWORK_ERRORS):
+            tail = r.written.get(log, "(no log)").strip().splitlines()[-3:]
+            problems.append(
+                f"{u.name} failed, but not for lack of network: {line!r}; "
+                f"{log or 'its log'} ends {tail}"
+            )
+    return problems
+
+
 def engine_not_looping(r: NodeReport) -> list[str]:
     """The engine unit is not restarting in a loop, and each restart left a line."""
     u = r.unit(ENGINE)
@@ -133,4 +167,11 @@ def halted(r: NodeReport) -> list[str]:
     return [] if r.halted_cleanly or r.boot_error else ["the container had to be killed to stop"]
 
 
-ALL = (cloud_init_clean, files_and_units, offline_steps_ran, failures_are_clear, engine_not_looping)
+ALL = (
+    cloud_init_clean,
+    files_and_units,
+    offline_steps_ran,
+    failures_are_clear,
+    online_steps_failed_for_lack_of_network,
+    engine_not_looping,
+)
