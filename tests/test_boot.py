@@ -158,3 +158,25 @@ def test_imds_stand_in_serves_the_terraform_metadata_shape() -> None:
     assert json.loads(body)["metadata"][node_metadata.NODE_INDEX] == "0"
     assert lookup(doc, "/opc/v2/instance/metadata/nope")[0] == 404
     assert lookup(doc, "/opc/v1/instance/")[0] == 404
+
+
+@pytest.mark.slow
+def test_two_node_variant_boots_head_and_worker_on_a_private_network() -> None:
+    """Multi-node roles: until an example has them, a 2-node copy of a vLLM example boots."""
+    if _CANNOT:
+        pytest.skip(_CANNOT)
+    base = next(s for _, s in sorted(_EXAMPLES.items()) if s.engine.kind == "vllm")
+    stack = base.model_copy(update={"nodes": base.nodes.model_copy(update={"count": 2})})
+    head, worker = boot_stack(stack)
+    # The check each known-bug test runs; those verdicts are expected to fail here too.
+    checked_by = {
+        "test_internet_steps_fail_for_lack_of_network": "online_steps_failed_for_lack_of_network",
+        "test_hardware_and_internet_steps_fail_with_one_clear_line": "failures_are_clear",
+    }
+    known = {checked_by[t] for t, applies, _ in _KNOWN_BUGS if applies(head.plan)}
+    for r in (head, worker):
+        for name, problems in report.verdicts(r):
+            if name not in known:
+                assert not problems, "\n".join(["", *problems, "", report.render(r)])
+    env = worker.written.get("/etc/gpuform/node.env", "")
+    assert f"{node_metadata.HEAD_IP.upper()}={head.plan.address.ip}" in env, env
