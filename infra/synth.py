@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import UserError
 from .sizing.settings import EngineSettings, resolve
-from .specs import StackSpec
+from .specs import SpecError, StackSpec
 
 
 @dataclass(frozen=True)
@@ -19,9 +20,17 @@ class SynthResult:
     """Stack name -> its cdk.tf.json."""
 
 
+def settings_for(spec: StackSpec) -> EngineSettings:
+    """The planner's settings for `spec`; UserError names the stack, the field and the fix."""
+    try:
+        return resolve(spec)
+    except SpecError as err:
+        raise UserError(f"stack {spec.name!r}: {err}") from None
+
+
 def resolve_all(specs: Mapping[str, StackSpec]) -> dict[str, EngineSettings]:
-    """Engine settings for every stack; raises (SpecError) before anything is written."""
-    return {name: resolve(spec) for name, spec in specs.items()}
+    """Engine settings for every stack, before anything is written."""
+    return {name: settings_for(spec) for name, spec in specs.items()}
 
 
 def synth(specs: Mapping[str, StackSpec], outdir: Path) -> SynthResult:

@@ -112,6 +112,10 @@ def test_local_config_plans_a_model_outside_the_catalog(tmp_path: Path) -> None:
             "needs about 673 GB for weights alone; 1 x BM.GPU.H100.8 has 640 GB: use 2 nodes",
         ),
         (["qwen2.5-7b-instruct", "--context", "65536"], "at most 32768"),
+        (
+            ["deepseek-ai/DeepSeek-R1", "--shape", "BM.GPU.H100.8", "--nodes", "64"],
+            "DeepSeek-R1 has 61 layers, so one pipeline spans at most 61 nodes",
+        ),
         (["qwen2.5-7b-instruct", "--tp", "3", "--shape", "BM.GPU.H100.8"], "does not divide"),
     ],
 )

@@ -63,14 +63,22 @@ INLINE: dict[str, StackSpec] = {
     "vllm-mi300x-amd-dnf": _stack(
         NodeGroup(shape="BM.GPU.MI300X.8"), R1, Engine(kind="vllm", max_model_len=32768)
     ),
-    "vllm-h200-2-nodes": _stack(NodeGroup(shape="BM.GPU.H200.8", count=2), R1, Engine(kind="vllm")),
+    # R1 fp8 (673 GB) outgrows one H100.8 (640 GB): one replica pipelines over 2 nodes.
+    "vllm-h100-2-nodes": _stack(NodeGroup(shape="BM.GPU.H100.8", count=2), R1, Engine(kind="vllm")),
+    # Two such replicas: nodes 0-1 and 2-3, each with its own head.
+    "vllm-h100-2-replicas": _stack(
+        NodeGroup(shape="BM.GPU.H100.8", count=4), R1, Engine(kind="vllm")
+    ),
     "sglang-h200-dnf": _stack(
         NodeGroup(shape="BM.GPU.H200.8"),
         R1,
         Engine(kind="sglang", max_model_len=65536, gpu_memory_utilization=0.9),
     ),
+    # R1 in bf16 with a 128k context needs a second MI300X.8 node for its KV cache.
     "sglang-mi300x-amd-apt-2-nodes": _stack(
-        NodeGroup(shape="BM.GPU.MI300X.8", count=2, image=UBUNTU), R1, Engine(kind="sglang")
+        NodeGroup(shape="BM.GPU.MI300X.8", count=2, image=UBUNTU),
+        Model(id="deepseek-ai/DeepSeek-R1", precision="bf16"),
+        Engine(kind="sglang", max_model_len=131072),
     ),
     "tgi-l40s-apt": _stack(
         NodeGroup(shape="BM.GPU.L40S.4", image=UBUNTU),
@@ -213,7 +221,7 @@ def test_vllm_memory_fraction_and_extra_args() -> None:
 
 
 def test_vllm_multi_node_runs_ray_head_and_worker() -> None:
-    stack = INLINE["vllm-h200-2-nodes"]
+    stack = INLINE["vllm-h100-2-nodes"]
     _, head, _ = _render(stack, 0)
     _, worker, _ = _render(stack, 1)
     argv = " ".join(_engine_argv(head))
@@ -224,6 +232,23 @@ def test_vllm_multi_node_runs_ray_head_and_worker() -> None:
     # Only the head serves HTTP, so only it waits for readiness and holds the API key.
     assert f"{UNITS}/gpuform-ready.service" in head and f"{UNITS}/gpuform-api-key.service" in head
     assert not any(p.endswith(("ready.service", "api-key.service")) for p in worker)
+
+
+def test_replicas_each_get_a_head_and_workers_join_their_own() -> None:
+    stack = INLINE["vllm-h100-2-replicas"]
+    settings = resolve(stack)
+    assert (settings.nodes, settings.pipeline_parallel_size, settings.replicas) == (4, 2, 2)
+    roles = {}
+    for i in range(4):
+        _, files, _ = _render(stack, i)
+        entry = files[f"{LIB}/entry.sh"]
+        roles[i] = "head" if "ray start --head" in entry else "worker"
+        serves = f"{UNITS}/gpuform-ready.service" in files
+        assert serves == (roles[i] == "head"), i
+        argv = " ".join(_engine_argv(files))
+        # Every replica is a full 2-stage pipeline, not one 4-stage one.
+        assert ("--pipeline-parallel-size 2" in argv) == (roles[i] == "head")
+    assert roles == {0: "head", 1: "worker", 2: "head", 3: "worker"}
 
 
 def test_sglang_flags() -> None:
@@ -472,10 +497,15 @@ def test_node_index_outside_the_stack_is_refused() -> None:
         render_node_files(stack, 1, resolve(stack))
 
 
-def test_settings_for_another_node_count_are_refused() -> None:
+def test_node_count_comes_from_the_settings_not_the_spec() -> None:
+    # A stack that leaves nodes.count unset gets the planner's count; Terraform creates
+    # settings.nodes instances, so rendering must accept every one of them.
     stack = INLINE["vllm-h100-dnf-nvme"]
-    with pytest.raises(ValueError, match="sized for 2 node"):
-        render_cloud_config(stack, 0, EngineSettings(8, 2, 2, 4096, None))
+    settings = EngineSettings(8, 2, 2, 4096, None)
+    worker = render_node_files(stack, 1, settings)
+    assert "ray start --block" in worker[f"{LIB}/entry.sh"]
+    with pytest.raises(ValueError, match="outside stack"):
+        render_node_files(stack, 2, settings)
 
 
 def test_settings_not_the_spec_decide_the_flags() -> None:

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from infra.catalog.shapes import get_shape, shapes
+from infra.errors import UserError
 from infra.sizing.catalog import catalog, lookup
 from infra.sizing.finetune import train_memory
 from infra.sizing.parallelism import valid_tps
@@ -234,7 +235,7 @@ def test_a_refused_plan_never_synthesizes(
     )
     if too_long or plan(req).chosen is None:
         out: Path = tmp_path_factory.mktemp("synth") / "out"
-        with pytest.raises(SpecError):
+        with pytest.raises(UserError, match=f"stack '{stack.name}': "):
             synth({stack.name: stack}, out)
         assert not out.exists()
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 from ipaddress import IPv4Network
 from pathlib import Path
@@ -232,3 +233,48 @@ def test_unknown_stack_name_is_one_line() -> None:
     assert result.code == 2
     assert result.stderr.count("\n") == 1
     assert "known:" in result.stderr
+
+
+REPLICAS = BASE.replace(
+    'Model(id="deepseek-ai/DeepSeek-R1-Distill-Llama-8B")',
+    'Model(id="deepseek-ai/DeepSeek-R1", precision="fp8")',
+).format(
+    deployment=GOOD["deployment"],
+    nodes='shape="BM.GPU.H100.8", count={count}',
+    engine='kind="vllm"',
+)
+
+
+def test_replicas_have_their_own_heads_behind_the_load_balancer(tmp_path: Path) -> None:
+    # R1 fp8 needs 2 x BM.GPU.H100.8 per replica; 4 nodes are two replicas.
+    stack = tmp_path / "replicas.py"
+    stack.write_text(REPLICAS.replace("{count}", "4"))
+    result = run_cli(["synth", str(stack), "--out", str(tmp_path / "out")])
+    assert result.code == 0, result.stderr
+    doc = json.loads((tmp_path / "out/stacks/bad-stack/cdk.tf.json").read_text())
+    nodes = {r["freeform_tags"]["gpuform-node-index"]: r for r in _gpu_nodes(doc)}
+    assert sorted(nodes) == ["0", "1", "2", "3"]
+    head_ip = {i: n["metadata"]["gpuform_head_ip"] for i, n in nodes.items()}
+    assert head_ip == {
+        "0": "",
+        "1": "${oci_core_instance.cluster_nodes_node_0.private_ip}",
+        "2": "",
+        "3": "${oci_core_instance.cluster_nodes_node_2.private_ip}",
+    }
+    backends = _resources(doc, "oci_network_load_balancer_backend").values()
+    assert sorted(b["target_id"] for b in backends) == [
+        "${oci_core_instance.cluster_nodes_node_0.id}",
+        "${oci_core_instance.cluster_nodes_node_2.id}",
+    ]
+
+
+def test_a_count_that_splits_a_replica_is_refused(tmp_path: Path) -> None:
+    stack = tmp_path / "three.py"
+    stack.write_text(REPLICAS.replace("{count}", "3"))
+    result = run_cli(["synth", str(stack), "--out", str(tmp_path / "out")])
+    assert result.code == 2
+    assert result.stderr.strip() == (
+        "gpuform: stack 'bad-stack': nodes.count = 3: one replica of DeepSeek-R1 spans "
+        "2 x BM.GPU.H100.8; use a multiple of 2"
+    )
+    assert not (tmp_path / "out").exists()

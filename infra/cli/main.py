@@ -37,19 +37,26 @@ StackNames = Annotated[
 @app.command()
 @user_errors
 def stacks(stacks_dir: StacksDir = Path("stacks")) -> None:
-    """List the stacks: shape x count, GPUs, engine, model and approximate $/hour."""
+    """List the stacks as planned: shape x nodes, GPUs, parallelism, engine, model, ~$/hour."""
+    from ..synth import settings_for
+
     table = Table(title=None, show_edge=False)
-    for col in ("stack", "shape x count", "GPUs", "engine", "model", "precision", "~$/hour"):
-        table.add_column(col, justify="right" if col in ("GPUs", "~$/hour") else "left")
+    columns = ("stack", "shape x nodes", "GPUs", "TP x PP", "replicas", "engine", "model")
+    for col in (*columns, "precision", "~$/hour"):
+        table.add_column(col, justify="right" if col in ("GPUs", "replicas", "~$/hour") else "left")
     for name, spec in select([], stacks_dir).items():
+        s = settings_for(spec)
+        shape = spec.nodes.shape_info
         table.add_row(
             name,
-            f"{spec.nodes.shape} x {spec.nodes.count}",
-            str(spec.nodes.total_gpus),
+            f"{shape.name} x {s.nodes}",
+            str(s.nodes * shape.gpus),
+            f"{s.tensor_parallel_size} x {s.pipeline_parallel_size}",
+            str(s.replicas),
             spec.engine.kind,
             spec.model.id,
             spec.model.precision,
-            f"{spec.usd_per_hour:,.2f}",
+            f"{s.nodes * shape.usd_per_hour:,.2f}",
         )
     out.print(table)
     out.print(f"[dim]Prices: {price_source()}[/dim]")
@@ -82,15 +89,16 @@ def render(
     """Print the cloud-config node N boots with."""
     from ..errors import UserError
     from ..render.cloud_config import render_cloud_config
-    from ..sizing.settings import resolve
+    from ..synth import settings_for
 
     spec = next(iter(select([name], stacks_dir).values()))
-    if node >= spec.nodes.count:
+    settings = settings_for(spec)
+    if node >= settings.nodes:
         raise UserError(
-            f"--node = {node}: stack {spec.name!r} has {spec.nodes.count} node(s); "
-            f"use 0 to {spec.nodes.count - 1}"
+            f"--node = {node}: stack {spec.name!r} has {settings.nodes} node(s); "
+            f"use 0 to {settings.nodes - 1}"
         )
-    typer.echo(render_cloud_config(spec, node, resolve(spec)), nl=False)
+    typer.echo(render_cloud_config(spec, node, settings), nl=False)
 
 
 def _shown(path: Path) -> str:

@@ -90,7 +90,7 @@ class GpuCluster(Construct):
                 ssh_authorized_keys=props.ssh_authorized_keys,
             ),
         )
-        # The head serves the API; workers join it (Ray or SGLang's dist-init).
+        # Each replica's head serves the API; its workers join it (Ray or SGLang's dist-init).
         self.endpoint = Endpoint(
             self,
             "endpoint",
@@ -102,7 +102,7 @@ class GpuCluster(Construct):
                 listen_port=spec.endpoint.port,
                 engine=spec.engine.kind,
                 engine_port=engine_port,
-                target_instance_ids=(self.nodes.head.id,),
+                target_instance_ids=tuple(h.id for h in self.nodes.heads),
             ),
         )
 

@@ -40,15 +40,18 @@ class NodeGroup(Construct):
         image_id = platform_image_id(
             self, "image", props.compartment_id, shape.name, nodes.image, gpu=True
         )
+        settings = props.settings
         self.instances: list[oci.CoreInstance] = []
-        for index in range(nodes.count):
-            # Workers learn the head's address at apply time; the head itself gets "".
-            head_ip = self.instances[0].private_ip if index else ""
+        # settings.nodes, not nodes.count: the planner sizes a stack that leaves the count unset.
+        for index in range(settings.nodes):
+            # Workers learn their replica head's address at apply time; a head gets "".
+            head = settings.head_of(index)
+            head_ip = "" if head == index else self.instances[head].private_ip
             user_data = render_cloud_config(spec, index, props.settings)
             metadata = node_metadata.instance_metadata(
                 stack=spec.name,
                 node_index=index,
-                node_count=nodes.count,
+                node_count=settings.nodes,
                 user_data_b64=base64.b64encode(user_data.encode()).decode(),
                 values=node_metadata.ApplyTimeValues(
                     ssh_authorized_keys=props.ssh_authorized_keys,
@@ -81,16 +84,16 @@ class NodeGroup(Construct):
                         agent_config=_agent_config(shape.vendor),
                         freeform_tags={
                             "gpuform-stack": spec.name,
-                            "gpuform-role": "head" if index == 0 else "worker",
+                            "gpuform-role": "head" if head == index else "worker",
                             "gpuform-node-index": str(index),
+                            "gpuform-replica": str(index // settings.pipeline_parallel_size),
                         },
                     ),
                 )
             )
 
-    @property
-    def head(self) -> oci.CoreInstance:
-        return self.instances[0]
+        self.heads = [i for n, i in enumerate(self.instances) if settings.is_head(n)]
+        """One per replica: the nodes that serve the API."""
 
 
 def _agent_config(vendor: str) -> oci.AgentConfig:

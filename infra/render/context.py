@@ -98,6 +98,10 @@ class NodeContext:
     stack_name: str
     node_index: int
     node_count: int
+    is_head: bool
+    """Head of its replica: serves the API (and, multi-node, leads Ray or SGLang)."""
+    pipeline_nodes: int
+    """Nodes this node's replica spans; above 1 the nodes rendezvous at the head."""
     shape: str
     vendor: Vendor
     gpus: int
@@ -127,10 +131,6 @@ class NodeContext:
     start_limit_interval_s: int = START_LIMIT_INTERVAL_S
 
     @property
-    def is_head(self) -> bool:
-        return self.node_index == 0
-
-    @property
     def node_env(self) -> str:
         return f"{self.etc}/node.env"
 
@@ -149,17 +149,12 @@ def _metadata_keys() -> tuple[MetadataKey, ...]:
 
 def build_context(stack: StackSpec, node_index: int, settings: EngineSettings) -> NodeContext:
     """Decide everything about node `node_index` of `stack` with `settings`."""
-    if not 0 <= node_index < stack.nodes.count:
+    # settings.nodes, not nodes.count: the planner picks the count a stack leaves unset, and
+    # Terraform creates exactly settings.nodes instances.
+    if not 0 <= node_index < settings.nodes:
         raise ValueError(
             f"node_index {node_index} is outside stack {stack.name!r}'s "
-            f"{stack.nodes.count} node(s); use 0..{stack.nodes.count - 1}"
-        )
-    if settings.nodes != stack.nodes.count:
-        # Terraform creates nodes.count instances; a plan for another count would boot a
-        # cluster whose parallel layout does not match its machines.
-        raise ValueError(
-            f"engine settings are sized for {settings.nodes} node(s) but stack {stack.name!r} "
-            f"has nodes.count {stack.nodes.count}; set nodes.count to {settings.nodes}"
+            f"{settings.nodes} node(s); use 0..{settings.nodes - 1}"
         )
     shape = stack.nodes.shape_info
     command = engine_command(stack, settings, node_index)
@@ -183,7 +178,9 @@ def build_context(stack: StackSpec, node_index: int, settings: EngineSettings) -
     return NodeContext(
         stack_name=stack.name,
         node_index=node_index,
-        node_count=stack.nodes.count,
+        node_count=settings.nodes,
+        is_head=settings.is_head(node_index),
+        pipeline_nodes=settings.pipeline_parallel_size,
         shape=shape.name,
         vendor=shape.vendor,
         gpus=shape.gpus,

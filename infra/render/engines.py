@@ -75,8 +75,8 @@ def _fraction(value: float) -> str:
 
 
 def _vllm(stack: StackSpec, s: EngineSettings, node_index: int) -> EngineCommand:
-    multi = s.nodes > 1
-    role: RayRole | None = None if not multi else ("head" if node_index == 0 else "worker")
+    multi = s.pipeline_parallel_size > 1
+    role: RayRole | None = None if not multi else ("head" if s.is_head(node_index) else "worker")
     if role == "worker":
         return EngineCommand((), (), role, serves_http=False)
     argv: list[Arg] = ["vllm", "serve", stack.model.id, "--revision", stack.model.revision]
@@ -94,19 +94,21 @@ def _vllm(stack: StackSpec, s: EngineSettings, node_index: int) -> EngineCommand
 
 
 def _sglang(stack: StackSpec, s: EngineSettings, node_index: int) -> EngineCommand:
-    # SGLang spreads one tensor-parallel group over all nodes (--tp = every GPU).
+    # SGLang spreads one tensor-parallel group over all of a replica's nodes (--tp = its GPUs).
     tp = s.tensor_parallel_size * s.pipeline_parallel_size
     argv: list[Arg] = ["python3", "-m", "sglang.launch_server", "--model-path", stack.model.id]
     argv += ["--revision", stack.model.revision, "--tp", str(tp)]
-    if s.nodes > 1:
+    if s.pipeline_parallel_size > 1:
         argv += ["--dist-init-addr", NodeVar(HEAD_IP.name, f":{SGLANG_DIST_PORT}")]
-        argv += ["--nnodes", str(s.nodes), "--node-rank", str(node_index)]
+        argv += ["--nnodes", str(s.pipeline_parallel_size)]
+        argv += ["--node-rank", str(s.rank(node_index))]
     if s.max_model_len is not None:
         argv += ["--context-length", str(s.max_model_len)]
     if s.gpu_memory_fraction is not None:
         argv += ["--mem-fraction-static", _fraction(s.gpu_memory_fraction)]
     argv += ["--host", "0.0.0.0", "--port", str(stack.engine.serve_port)]
-    return EngineCommand((*argv, *stack.engine.extra_args), (), None, serves_http=node_index == 0)
+    serves = s.is_head(node_index)
+    return EngineCommand((*argv, *stack.engine.extra_args), (), None, serves_http=serves)
 
 
 def _tgi(stack: StackSpec, s: EngineSettings, node_index: int) -> EngineCommand:

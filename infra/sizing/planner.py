@@ -297,6 +297,15 @@ def _check(req: Request) -> None:
     serving = req.task == "serve"
     if serving and req.nodes is not None and req.nodes > 1 and not ENGINES[e].multi_node:
         raise PlanError("nodes", req.nodes, f"{e} serves from one node; use 1, or vllm/sglang")
+    layers = req.model.model.arch.layers
+    if serving and req.nodes is not None and req.nodes > layers:
+        # Each pipeline stage needs at least one layer; engines refuse more stages than layers.
+        raise PlanError(
+            "nodes",
+            req.nodes,
+            f"{req.model.model.name} has {layers} layers, so one pipeline spans at most {layers} "
+            "nodes; use fewer (a second replica is a second stack)",
+        )
 
 
 def _for_shape(req: Request, p: ParamCount, shape: Shape, context: int) -> Plan:

@@ -2,24 +2,47 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import NoReturn
 
 from ..specs import SpecError, StackSpec
 from .catalog import UnknownModel, catalog, lookup
-from .planner import PlanError, Request, plan, why_not
+from .planner import PlanError, Request, Result, plan, why_not
 
 
 @dataclass(frozen=True)
 class EngineSettings:
-    """Resolved sizes for one stack's engine."""
+    """Resolved sizes for one stack's engine.
+
+    A replica is one copy of the model: `pipeline_parallel_size` nodes with
+    `tensor_parallel_size` GPUs each. A stack of `nodes` nodes runs `nodes // pp` replicas side by
+    side (data parallel), each with its own head node behind the load balancer.
+    """
 
     tensor_parallel_size: int
     pipeline_parallel_size: int
+    """Nodes one replica spans."""
     nodes: int
+    """Nodes the stack creates: replicas x pipeline_parallel_size."""
     max_model_len: int | None
     """None leaves the engine's default (Ollama, or a stack that sets nothing)."""
     gpu_memory_fraction: float | None
     """vLLM's gpu_memory_utilization or SGLang's mem_fraction_static; None keeps the default."""
+
+    @property
+    def replicas(self) -> int:
+        return self.nodes // self.pipeline_parallel_size
+
+    def rank(self, node_index: int) -> int:
+        """The node's place inside its replica; 0 is the replica's head."""
+        return node_index % self.pipeline_parallel_size
+
+    def head_of(self, node_index: int) -> int:
+        """Index of the head node of the replica `node_index` belongs to."""
+        return node_index - self.rank(node_index)
+
+    def is_head(self, node_index: int) -> bool:
+        return self.rank(node_index) == 0
 
 
 def _request(stack: StackSpec) -> Request:
@@ -72,31 +95,53 @@ def resolve(stack: StackSpec) -> EngineSettings:
 
     Sizes the stack leaves unset (TP, node count, max model length, memory fraction) come
     from the plan; sizes it sets are checked against it. Ollama keeps its own context default.
+    One replica gets the fewest nodes of the stack's shape that hold the model; a stack that sets
+    more nodes than that runs several replicas, so its count must be a multiple.
     """
     req = _request(stack)
-    try:
-        result = plan(req)
-    except PlanError as err:
-        raise SpecError(_FIELDS.get(err.field, err.field), err.value, err.fix) from None
-    chosen = result.chosen
-    if chosen is None:
-        target = result.options[0]
-        short_kv = target.weights_gb > 0 and "KV cache" in target.reason
-        field: str
-        value: object
-        if short_kv and req.context is not None:
-            field, value = "engine.max_model_len", req.context
-        elif req.nodes is not None:
-            field, value = "nodes.count", req.nodes
-        else:
-            field, value = "nodes.shape", req.shape
-        raise SpecError(field, value, why_not(result))
-    engine = stack.engine.kind
-    planned_len = None if engine == "ollama" else chosen.max_context
+    wanted = req.nodes
+    one_replica = _plan(replace(req, nodes=None))
+    chosen = one_replica.chosen
+    if chosen is None or (wanted is not None and wanted < chosen.nodes):
+        # Plan again at the stack's own count, so the refusal speaks of what the user wrote.
+        _refuse(_plan(req) if wanted is not None else one_replica, req)
+    assert chosen is not None
+    nodes = chosen.nodes
+    if wanted is not None:
+        if wanted % chosen.nodes:
+            raise SpecError(
+                "nodes.count",
+                wanted,
+                f"one replica of {stack.model.short_name} spans {chosen.nodes} x "
+                f"{stack.nodes.shape}; use a multiple of {chosen.nodes}",
+            )
+        nodes = wanted
+    planned_len = None if stack.engine.kind == "ollama" else chosen.max_context
     return EngineSettings(
         tensor_parallel_size=chosen.tp,
         pipeline_parallel_size=chosen.pp,
-        nodes=chosen.nodes,
+        nodes=nodes,
         max_model_len=stack.engine.max_model_len or planned_len,
         gpu_memory_fraction=stack.engine.gpu_memory_utilization or chosen.memory_fraction,
     )
+
+
+def _plan(req: Request) -> Result:
+    try:
+        return plan(req)
+    except PlanError as err:
+        raise SpecError(_FIELDS.get(err.field, err.field), err.value, err.fix) from None
+
+
+def _refuse(result: Result, req: Request) -> NoReturn:
+    target = result.options[0]
+    short_kv = target.weights_gb > 0 and "KV cache" in target.reason
+    field: str
+    value: object
+    if short_kv and req.context is not None:
+        field, value = "engine.max_model_len", req.context
+    elif req.nodes is not None:
+        field, value = "nodes.count", req.nodes
+    else:
+        field, value = "nodes.shape", req.shape
+    raise SpecError(field, value, why_not(result))

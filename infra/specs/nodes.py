@@ -55,7 +55,3 @@ class NodeGroup(Spec):
     @property
     def shape_info(self) -> Shape:
         return get_shape(self.shape)
-
-    @property
-    def total_gpus(self) -> int:
-        return self.count * self.shape_info.gpus

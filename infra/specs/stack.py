@@ -46,11 +46,6 @@ class StackSpec(Spec):
                 f"engine.image {image!r} is not a ROCm build but {shape.name} has AMD GPUs; "
                 "use a ROCm image (e.g. rocm/vllm, or a -rocm tag)"
             )
-        if self.nodes.count > 1 and self.engine.kind in ("ollama", "tgi"):
-            raise ValueError(
-                f"nodes.count {self.nodes.count} with engine {self.engine.kind!r}: it serves from "
-                "one node; use count 1, or vllm/sglang for multi-node"
-            )
         return self
 
     @property
@@ -60,7 +55,3 @@ class StackSpec(Spec):
     @property
     def image_ref(self) -> str:
         return self.engine.image_ref(self.nodes.shape_info.vendor)
-
-    @property
-    def usd_per_hour(self) -> float:
-        return round(self.nodes.count * self.nodes.shape_info.usd_per_hour, 2)
