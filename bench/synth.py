@@ -24,7 +24,7 @@ from infra.specs import Deployment, Engine, Model, NodeGroup, StackSpec
 stack = StackSpec(
     deployment=Deployment(name="bench-{n}", region="us-ashburn-1",
         ssh_allowed_cidrs=["198.51.100.0/24"], api_allowed_cidrs=["198.51.100.0/24"]),
-    nodes=NodeGroup(shape="BM.GPU.H100.8", count={n}),
+    nodes=NodeGroup(shape="BM.GPU.H200.8", count={n}),
     model=Model(id="deepseek-ai/DeepSeek-R1", precision="fp8"),
     engine=Engine(kind="vllm"),
 )
