@@ -38,24 +38,7 @@ _EXAMPLES = load_examples()
 #: Template defects these boots found, as (test, predicate over a node's plan, what is wrong).
 #: Strict xfails: the test still runs and reports, and an XPASS once a fix lands says to
 #: delete the entry. Owners: templates/ (not this harness).
-_KNOWN_BUGS: list[tuple[str, Callable[[NodePlan], bool], str]] = [
-    (
-        "test_internet_steps_fail_for_lack_of_network",
-        lambda p: "/usr/local/lib/gpuform/api-key.sh" in p.files,
-        "templates/scripts/api-key.sh.j2: `python3 -m venv --help` succeeds without "
-        "python3-venv on Debian/Ubuntu (only ensurepip is missing), so python3-venv is never "
-        "installed and the venv fails with 'ensurepip is not available', network or not",
-    ),
-    (
-        "test_hardware_and_internet_steps_fail_with_one_clear_line",
-        lambda p: (
-            'apt-get could not install docker.io"'
-            in p.files.get("/usr/local/lib/gpuform/runtime.sh", "")
-        ),
-        "templates/scripts/runtime.sh.j2 (AMD, apt): offline, `apt-get update` exits 0 and the "
-        "failure line 'apt-get could not install docker.io' does not say the internet is missing",
-    ),
-]
+_KNOWN_BUGS: list[tuple[str, Callable[[NodePlan], bool], str]] = []
 
 
 def _nodes(test: str) -> list[ParameterSet]:

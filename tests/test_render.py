@@ -193,8 +193,14 @@ def test_every_unit_is_enabled_and_started(stack: StackSpec, i: int) -> None:
     units = sorted(p.rsplit("/", 1)[1] for p in files if p.startswith(UNITS))
     enable, start = doc["runcmd"][1], doc["runcmd"][2]
     assert doc["runcmd"][0] == ["systemctl", "daemon-reload"]
-    assert sorted(enable[2:]) == units and start[:3] == ["systemctl", "start", "--no-block"]
-    assert sorted(start[3:]) == units
+    assert sorted(enable[2:]) == units
+    # One transaction through the target: every step is queued once, none pulled in twice.
+    assert start == ["systemctl", "start", "--no-block", "gpuform.target"]
+    target = files[f"{UNITS}/gpuform.target"]
+    wanted = next(line for line in target.splitlines() if line.startswith("Wants="))
+    assert sorted(wanted.removeprefix("Wants=").split()) == [
+        u for u in units if u.endswith(".service")
+    ]
 
 
 # --- engine flags ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..sizing.settings import EngineSettings
 from ..specs import StackSpec
 from .context import NodeContext, build_context
-from .files import NodeFile, engine_deps, node_files, unit_names
+from .files import TARGET, NodeFile, engine_deps, node_files, step_units, unit_names
 from .jinja import environment
 
 CLOUD_CONFIG_TEMPLATE = "cloud-config.yaml.j2"
@@ -19,7 +19,10 @@ def _render_files(ctx: NodeContext) -> list[tuple[NodeFile, str]]:
     files = node_files(ctx)
     deps = engine_deps(files)
     env = environment()
-    return [(f, env.get_template(f.template).render(ctx=ctx, deps=deps)) for f in files]
+    steps = step_units(files)
+    return [
+        (f, env.get_template(f.template).render(ctx=ctx, deps=deps, steps=steps)) for f in files
+    ]
 
 
 def render_node_files(
@@ -42,6 +45,7 @@ def render_cloud_config(stack: StackSpec, node_index: int, settings: EngineSetti
             ctx=ctx,
             files=[(f, content) for f, content in rendered],
             units=unit_names(files),
+            target=TARGET,
         )
     )
     size = len(text.encode())

@@ -30,6 +30,11 @@ def _step(ctx: NodeContext, name: str, *scripts: str) -> list[NodeFile]:
     return files
 
 
+#: Wants every step: starting it queues all of them in one systemd transaction, so a step that
+#: fails fast is not pulled in again by a later unit's Requires= (and does not run twice).
+TARGET = "gpuform.target"
+
+
 def node_files(ctx: NodeContext) -> tuple[NodeFile, ...]:
     """The files of node `ctx`, in the order the cloud-config lists them."""
     files = _step(ctx, "node-env", "node-env")
@@ -44,12 +49,18 @@ def node_files(ctx: NodeContext) -> tuple[NodeFile, ...]:
         files += _step(ctx, "model-pull", "model-pull")
     if ctx.engine.command.serves_http:
         files += _step(ctx, "ready", "ready")
+    files.append(NodeFile(f"{UNITS}/{TARGET}", "units/gpuform.target.j2", "0644"))
     return tuple(files)
 
 
 def unit_names(files: tuple[NodeFile, ...]) -> tuple[str, ...]:
     """The systemd unit names among `files`."""
     return tuple(f.path.rsplit("/", 1)[1] for f in files if f.is_unit)
+
+
+def step_units(files: tuple[NodeFile, ...]) -> tuple[str, ...]:
+    """The service units among `files`: what the target wants."""
+    return tuple(u for u in unit_names(files) if u.endswith(".service"))
 
 
 @dataclass(frozen=True)
