@@ -40,20 +40,30 @@ class Network(Construct):
     def __init__(self, scope: Construct, id: str, props: NetworkProps) -> None:
         super().__init__(scope, id)
         self.props = props
-        c, n = props.compartment_id, props.name
         self.vcn = oci.CoreVcn(
             self,
             "vcn",
             oci.CoreVcnArgs(
-                compartment_id=c,
+                compartment_id=props.compartment_id,
                 cidr_blocks=[str(props.vcn_cidr)],
-                display_name=f"{n}-vcn",
-                dns_label=_dns_label(n),
+                display_name=f"{props.name}-vcn",
+                dns_label=_dns_label(props.name),
             ),
         )
-        vcn_id = self.vcn.id
-        gw = oci.GatewayArgs(compartment_id=c, vcn_id=vcn_id, display_name=f"{n}-igw")
-        igw = oci.CoreInternetGateway(self, "igw", gw)
+        public_rt, private_rt = self._route_tables()
+        baseline = self._baseline_security_list()
+        self.public_subnet = self._subnet("public", props.public_subnet_cidr, public_rt, baseline)
+        self.private_subnet = self._subnet(
+            "private", props.private_subnet_cidr, private_rt, baseline
+        )
+        self._nsgs()
+
+    def _route_tables(self) -> tuple[oci.CoreRouteTable, oci.CoreRouteTable]:
+        """Public: the internet gateway. Private: NAT, plus the service gateway for OCI services."""
+        c, n, vcn_id = self.props.compartment_id, self.props.name, self.vcn.id
+        igw = oci.CoreInternetGateway(
+            self, "igw", oci.GatewayArgs(compartment_id=c, vcn_id=vcn_id, display_name=f"{n}-igw")
+        )
         nat = oci.CoreNatGateway(
             self, "nat", oci.GatewayArgs(compartment_id=c, vcn_id=vcn_id, display_name=f"{n}-nat")
         )
@@ -74,48 +84,52 @@ class Network(Construct):
                 display_name=f"{n}-sgw",
             ),
         )
-        public_rt = oci.CoreRouteTable(
-            self,
-            "public_rt",
-            oci.CoreRouteTableArgs(
-                compartment_id=c,
-                vcn_id=vcn_id,
-                display_name=f"{n}-public",
-                route_rules=[oci.RouteRule(network_entity_id=igw.id, destination=_ANYWHERE)],
-            ),
+        public = self._route_table(
+            "public", [oci.RouteRule(network_entity_id=igw.id, destination=_ANYWHERE)]
         )
         # Private nodes reach the internet (images, packages) through NAT, and Object Storage
         # through the service gateway so weight pulls stay on Oracle's network.
-        private_rt = oci.CoreRouteTable(
+        private = self._route_table(
+            "private",
+            [
+                oci.RouteRule(network_entity_id=nat.id, destination=_ANYWHERE),
+                oci.RouteRule(
+                    network_entity_id=sgw.id,
+                    destination=services.first_cidr,
+                    destination_type="SERVICE_CIDR_BLOCK",
+                ),
+            ],
+        )
+        return public, private
+
+    def _route_table(self, role: str, rules: list[oci.RouteRule]) -> oci.CoreRouteTable:
+        return oci.CoreRouteTable(
             self,
-            "private_rt",
+            f"{role}_rt",
             oci.CoreRouteTableArgs(
-                compartment_id=c,
-                vcn_id=vcn_id,
-                display_name=f"{n}-private",
-                route_rules=[
-                    oci.RouteRule(network_entity_id=nat.id, destination=_ANYWHERE),
-                    oci.RouteRule(
-                        network_entity_id=sgw.id,
-                        destination=services.first_cidr,
-                        destination_type="SERVICE_CIDR_BLOCK",
-                    ),
-                ],
+                compartment_id=self.props.compartment_id,
+                vcn_id=self.vcn.id,
+                display_name=f"{self.props.name}-{role}",
+                route_rules=rules,
             ),
         )
-        baseline = oci.CoreSecurityList(
+
+    def _baseline_security_list(self) -> oci.CoreSecurityList:
+        return oci.CoreSecurityList(
             self,
             "baseline",
             oci.CoreSecurityListArgs(
-                compartment_id=c,
-                vcn_id=vcn_id,
-                display_name=f"{n}-baseline",
+                compartment_id=self.props.compartment_id,
+                vcn_id=self.vcn.id,
+                display_name=f"{self.props.name}-baseline",
                 egress_security_rules=[
                     oci.EgressSecurityRule(destination=_ANYWHERE, protocol="all")
                 ],
                 ingress_security_rules=[
                     oci.IngressSecurityRule(
-                        source=str(props.vcn_cidr), protocol="all", description="inside the VCN"
+                        source=str(self.props.vcn_cidr),
+                        protocol="all",
+                        description="inside the VCN",
                     ),
                     # Path MTU discovery: without it large responses stall behind some links.
                     oci.IngressSecurityRule(
@@ -127,61 +141,59 @@ class Network(Construct):
                 ],
             ),
         )
-        self.public_subnet = oci.CoreSubnet(
+
+    def _subnet(
+        self,
+        role: str,
+        cidr: IPv4Network,
+        route_table: oci.CoreRouteTable,
+        security_list: oci.CoreSecurityList,
+    ) -> oci.CoreSubnet:
+        return oci.CoreSubnet(
             self,
-            "public",
+            role,
             oci.CoreSubnetArgs(
-                compartment_id=c,
-                vcn_id=vcn_id,
-                cidr_block=str(props.public_subnet_cidr),
-                display_name=f"{n}-public",
-                dns_label="pub",
-                prohibit_public_ip_on_vnic=False,
-                route_table_id=public_rt.id,
-                security_list_ids=[baseline.id],
+                compartment_id=self.props.compartment_id,
+                vcn_id=self.vcn.id,
+                cidr_block=str(cidr),
+                display_name=f"{self.props.name}-{role}",
+                dns_label=role,
+                prohibit_public_ip_on_vnic=role == "private",
+                route_table_id=route_table.id,
+                security_list_ids=[security_list.id],
             ),
         )
-        self.private_subnet = oci.CoreSubnet(
-            self,
-            "private",
-            oci.CoreSubnetArgs(
-                compartment_id=c,
-                vcn_id=vcn_id,
-                cidr_block=str(props.private_subnet_cidr),
-                display_name=f"{n}-private",
-                dns_label="priv",
-                prohibit_public_ip_on_vnic=True,
-                route_table_id=private_rt.id,
-                security_list_ids=[baseline.id],
-            ),
-        )
+
+    def _nsgs(self) -> None:
+        """Per-role NSGs: SSH to the bastion, the API to the endpoint, from allowed ranges only."""
+        p, n = self.props, self.props.name
         self.bastion_nsg = self._nsg("bastion_nsg", f"{n}-bastion")
         self.endpoint_nsg = self._nsg("endpoint_nsg", f"{n}-endpoint")
         self.node_nsg = self._nsg("node_nsg", f"{n}-gpu-nodes")
-        for i, cidr in enumerate(props.ssh_allowed_cidrs):
+        for i, cidr in enumerate(p.ssh_allowed_cidrs):
             self._ingress(
                 self.bastion_nsg, f"bastion_ssh_{i}", str(cidr), 22, "SSH from an allowed range"
             )
-        for i, cidr in enumerate(props.api_allowed_cidrs):
+        for i, cidr in enumerate(p.api_allowed_cidrs):
             self._ingress(
                 self.endpoint_nsg,
                 f"endpoint_api_{i}",
                 str(cidr),
-                props.api_port,
+                p.api_port,
                 "API from an allowed range",
             )
         # GPU nodes talk freely inside the VCN (Ray, NCCL, the load balancer's health checks).
         self._ingress(
-            self.node_nsg, "node_vcn", str(props.vcn_cidr), None, "all traffic inside the VCN"
+            self.node_nsg, "node_vcn", str(p.vcn_cidr), None, "all traffic inside the VCN"
         )
-        for nsg, rid in (
+        for nsg, role in (
             (self.bastion_nsg, "bastion"),
             (self.endpoint_nsg, "endpoint"),
             (self.node_nsg, "node"),
         ):
             oci.CoreNsgRule(
                 self,
-                f"{rid}_egress",
+                f"{role}_egress",
                 oci.CoreNsgRuleArgs(
                     network_security_group_id=nsg.id,
                     direction="EGRESS",
