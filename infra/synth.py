@@ -58,7 +58,13 @@ def synth(specs: Mapping[str, StackSpec], outdir: Path) -> SynthResult:
     )
 
 
+#: What `terraform init` leaves in a stack's folder; kept across synths so a re-synth neither
+#: forgets the provider lock nor forces a fresh provider download.
+TERRAFORM_WORKDIR_FILES = (".terraform", ".terraform.lock.hcl")
+
+
 def _replace(new: Path, target: Path) -> None:
+    _carry_terraform_files(target, new)
     # Two renames keep the window without a complete output directory as small as it gets.
     old = target.with_name(f".{target.name}-old")
     shutil.rmtree(old, ignore_errors=True)
@@ -66,3 +72,11 @@ def _replace(new: Path, target: Path) -> None:
         target.rename(old)
     new.rename(target)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _carry_terraform_files(old_out: Path, new_out: Path) -> None:
+    for stack_dir in (new_out / "stacks").iterdir():
+        for name in TERRAFORM_WORKDIR_FILES:
+            before = old_out / "stacks" / stack_dir.name / name
+            if before.exists():
+                before.rename(stack_dir / name)

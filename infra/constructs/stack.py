@@ -16,13 +16,22 @@ from ..tf.cdk import (
 from .gpu_cluster import GpuCluster, GpuClusterProps
 
 
+def state_path(stack: str) -> str:
+    """Where the local backend keeps `stack`'s state, relative to its synthesized folder.
+
+    Terraform runs in <out>/stacks/<stack>/, which every synth replaces, so the state must live
+    outside it: beside <out>, as cdktf's own default does (`terraform.<stack>.tfstate` in the
+    project). Relative, so the synthesized JSON is the same wherever the repo is checked out.
+    """
+    return f"../../../terraform.{stack}.tfstate"
+
+
 class GpuStack(TerraformStack):
     """A stack spec synthesized to Terraform; OCIDs and secrets stay Terraform variables."""
 
     def __init__(self, scope: Construct, spec: StackSpec, settings: EngineSettings) -> None:
         super().__init__(scope, spec.name)
-        # A relative path keeps the synthesized JSON identical wherever the repo is checked out.
-        LocalBackend(self, path="terraform.tfstate")
+        LocalBackend(self, path=state_path(spec.name))
         tenancy = self._var("tenancy_ocid", "OCID of the tenancy (dynamic groups live there).")
         compartment = self._var("compartment_ocid", "OCID of the compartment to deploy into.")
         profile = TerraformVariable(
