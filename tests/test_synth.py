@@ -326,3 +326,14 @@ def test_terraform_itself_writes_state_where_the_backend_says(tmp_path: Path) ->
         )
         assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "terraform.r1-distill-llama-8b.tfstate").is_file()
+
+
+def test_a_newer_platform_image_does_not_replace_running_nodes(
+    synthesized: dict[str, dict[str, Any]],
+) -> None:
+    for name, doc in synthesized.items():
+        for instance in _resources(doc, "oci_core_instance").values():
+            assert instance["source_details"]["source_id"].startswith("${data.oci_core_images.")
+            assert instance["lifecycle"] == {"ignore_changes": ["source_details[0].source_id"]}, (
+                name
+            )

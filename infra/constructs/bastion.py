@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ..specs import Image
 from ..tf import oci
 from ..tf.cdk import Construct
-from .images import platform_image_id
+from .images import IGNORE_IMAGE_DRIFT, platform_image_id
 
 BASTION_SHAPE = "VM.Standard.E5.Flex"
 
@@ -49,6 +49,7 @@ class Bastion(Construct):
                 metadata={"ssh_authorized_keys": props.ssh_authorized_keys},
                 freeform_tags={"gpuform-stack": props.name, "gpuform-role": "bastion"},
             ),
+            ignore_changes=IGNORE_IMAGE_DRIFT,
         )
 
     @property

@@ -6,6 +6,10 @@ from ..specs import Image
 from ..tf import oci
 from ..tf.cdk import Construct
 
+#: Keeps a running instance when OCI publishes a newer platform image: the lookup below would
+#: otherwise change source_id, which replaces the instance. Replace nodes on purpose instead.
+IGNORE_IMAGE_DRIFT = ("source_details[0].source_id",)
+
 
 def platform_image_id(
     scope: Construct, id: str, compartment_id: str, shape: str, image: Image, gpu: bool

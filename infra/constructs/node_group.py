@@ -11,7 +11,7 @@ from ..sizing.settings import EngineSettings
 from ..specs import StackSpec
 from ..tf import oci
 from ..tf.cdk import Construct
-from .images import platform_image_id
+from .images import IGNORE_IMAGE_DRIFT, platform_image_id
 
 ENABLED, DISABLED = "ENABLED", "DISABLED"
 
@@ -89,6 +89,7 @@ class NodeGroup(Construct):
                             "gpuform-replica": str(index // settings.pipeline_parallel_size),
                         },
                     ),
+                    ignore_changes=() if nodes.image.ocid else IGNORE_IMAGE_DRIFT,
                 )
             )
 

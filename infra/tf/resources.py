@@ -46,12 +46,19 @@ class Resource(Generic[A]):
     tf_type: ClassVar[str]
 
     def __init__(
-        self, scope: Construct, id: str, args: A, depends_on: Sequence[Resource[Any]] = ()
+        self,
+        scope: Construct,
+        id: str,
+        args: A,
+        depends_on: Sequence[Resource[Any]] = (),
+        ignore_changes: Sequence[str] = (),
     ) -> None:
         self.args = args
         self._tf = GenericResource(scope, id, self.tf_type, args.to_tf())
         if depends_on:
             self._tf.add_override("depends_on", [d.fqn for d in depends_on])
+        if ignore_changes:
+            self._tf.add_override("lifecycle", {"ignore_changes": list(ignore_changes)})
 
     def attr(self, name: str) -> str:
         """A reference to an attribute, resolved by Terraform at apply time."""
