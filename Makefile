@@ -42,7 +42,7 @@ test-fast: install ## Tests without the slow ones (no container boots)
 lint: install ## ruff and mypy --strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy infra stacks tools
+	$(VENV)/bin/mypy infra stacks tools tests bench
 
 deploy: synth ## terraform init + apply for STACK=<name> (variables from TF_VAR_* or a tfvars file)
 	@test -n "$(STACK)" || { echo "usage: make deploy STACK=<name>  (see: $(GPUFORM) stacks)"; exit 2; }

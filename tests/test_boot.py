@@ -17,6 +17,7 @@ import pytest
 from _pytest.mark import ParameterSet
 
 from infra import node_metadata
+from infra.specs import Model, NodeGroup
 from infra.stacks import load_examples
 from tests.boot import checks, report
 from tests.boot.collect import NodeReport
@@ -145,12 +146,25 @@ def test_imds_stand_in_serves_the_terraform_metadata_shape() -> None:
 
 @pytest.mark.slow
 def test_two_node_variant_boots_head_and_worker_on_a_private_network() -> None:
-    """Multi-node roles: until an example has them, a 2-node copy of a vLLM example boots."""
+    """Multi-node roles: until an example has them, a vLLM example becomes a 2-node pipeline.
+
+    DeepSeek-R1 in fp8 (673 GB) outgrows one BM.GPU.H100.8 (640 GB), so one replica spans two
+    nodes: a Ray head and a worker that must find it.
+    """
     if _CANNOT:
         pytest.skip(_CANNOT)
     base = next(s for _, s in sorted(_EXAMPLES.items()) if s.engine.kind == "vllm")
-    stack = base.model_copy(update={"nodes": base.nodes.model_copy(update={"count": 2})})
+    stack = base.model_copy(
+        update={
+            "nodes": NodeGroup(shape="BM.GPU.H100.8", count=2, image=base.nodes.image),
+            "model": Model(id="deepseek-ai/DeepSeek-R1", precision="fp8"),
+            "engine": base.engine.model_copy(update={"max_model_len": 32768}),
+        }
+    )
     head, worker = boot_stack(stack)
+    assert (head.plan.role, worker.plan.role) == ("head", "worker of node 0")
+    assert "ray start --head" in head.plan.files["/usr/local/lib/gpuform/entry.sh"]
+    assert "ray start --block" in worker.plan.files["/usr/local/lib/gpuform/entry.sh"]
     # The check each known-bug test runs; those verdicts are expected to fail here too.
     checked_by = {
         "test_internet_steps_fail_for_lack_of_network": "online_steps_failed_for_lack_of_network",

@@ -13,6 +13,7 @@ import time
 
 from infra.errors import UserError
 from infra.stacks import EXAMPLES_DIR, select
+from infra.synth import settings_for
 
 from . import report, rootfs
 from .harness import boot_stack
@@ -27,13 +28,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("node", nargs="?", default="0", help="node index, or `all`")
     args = parser.parse_args(argv)
     try:
-        stacks = select([args.stack], EXAMPLES_DIR)
+        (stack,) = select([args.stack], EXAMPLES_DIR).values()
+        count = settings_for(stack).nodes
     except UserError as err:
         print(err, file=sys.stderr)
         return 2
-    (stack,) = stacks.values()
-    if args.node != "all" and not (args.node.isdigit() and int(args.node) < stack.nodes.count):
-        print(f"NODE must be `all` or 0..{stack.nodes.count - 1} for {stack.name}", file=sys.stderr)
+    if args.node != "all" and not (args.node.isdigit() and int(args.node) < count):
+        print(f"NODE must be `all` or 0..{count - 1} for {stack.name}", file=sys.stderr)
         return 2
     t0 = time.monotonic()
     built = rootfs.ensure_rootfs()

@@ -39,6 +39,8 @@ class NodePlan:
     stack: str
     index: int
     count: int
+    head: int
+    """Index of the head of this node's replica (itself, on a head)."""
     hostname: str
     address: IPv4Interface
     user_data: str
@@ -56,7 +58,7 @@ class NodePlan:
 
     @property
     def role(self) -> str:
-        return "head" if self.index == 0 else f"worker {self.index}"
+        return "head" if self.index == self.head else f"worker of node {self.head}"
 
 
 def booted_stack(stack: StackSpec) -> tuple[StackSpec, str]:
@@ -72,35 +74,34 @@ def booted_stack(stack: StackSpec) -> tuple[StackSpec, str]:
     return stack.model_copy(update={"nodes": nodes}), note
 
 
-def addresses(stack: StackSpec) -> list[IPv4Interface]:
-    """Private-subnet addresses for the stack's nodes (OCI keeps the first few for itself)."""
+def addresses(stack: StackSpec, count: int) -> list[IPv4Interface]:
+    """Private-subnet addresses for `count` nodes (OCI keeps the first few for itself)."""
     net = stack.deployment.private_subnet_cidr
-    return [
-        IPv4Interface(f"{net.network_address + 10 + i}/{net.prefixlen}")
-        for i in range(stack.nodes.count)
-    ]
+    return [IPv4Interface(f"{net.network_address + 10 + i}/{net.prefixlen}") for i in range(count)]
 
 
 def plan_stack(stack: StackSpec) -> list[NodePlan]:
     """One plan per node of `stack`, the head first."""
     booted, note = booted_stack(stack)
     settings = sizing.resolve(booted)
-    addrs = addresses(booted)
-    head_ip = str(addrs[0].ip)
+    # settings.nodes, as Terraform creates them: the planner may size a stack's count.
+    count = settings.nodes
+    addrs = addresses(booted, count)
     plans = []
-    for index in range(booted.nodes.count):
+    for index in range(count):
+        head = settings.head_of(index)
         user_data = render_cloud_config(booted, index, settings)
         hostname = f"node{index}"
         values = node_metadata.ApplyTimeValues(
             ssh_authorized_keys=FAKE_SSH_KEY,
             api_key_secret_id=FAKE_SECRET_ID if booted.endpoint.require_api_key else "",
-            # As Terraform sets it: workers get the head's private IP, the head gets "".
-            head_ip=head_ip if index else "",
+            # As Terraform sets it: workers get their replica head's private IP, a head "".
+            head_ip="" if head == index else str(addrs[head].ip),
         )
         metadata = node_metadata.instance_metadata(
             stack=booted.name,
             node_index=index,
-            node_count=booted.nodes.count,
+            node_count=count,
             user_data_b64=base64.b64encode(user_data.encode()).decode(),
             values=values,
         )
@@ -109,7 +110,8 @@ def plan_stack(stack: StackSpec) -> list[NodePlan]:
             NodePlan(
                 stack=booted.name,
                 index=index,
-                count=booted.nodes.count,
+                count=count,
+                head=head,
                 hostname=hostname,
                 address=addrs[index],
                 user_data=user_data,
