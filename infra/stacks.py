@@ -49,9 +49,20 @@ def discover(stacks_dir: Path) -> dict[str, Path]:
 
 
 def load_dir(stacks_dir: Path) -> dict[str, StackSpec]:
-    """Every stack in `stacks_dir`, by stack name; duplicate names are an error."""
+    """Every stack in `stacks_dir`, by stack name; no stacks, or a name used twice, is an error."""
+    if not stacks_dir.is_dir():
+        raise UserError(
+            f"{_shown(stacks_dir)}: no such folder; run gpuform where your stacks/ folder is, "
+            "or pass --stacks-dir"
+        )
+    files = discover(stacks_dir)
+    if not files:
+        raise UserError(
+            f"{_shown(stacks_dir)}: no stack files; add a .py file that defines "
+            "`stack = StackSpec(...)` (see the examples in gpuform's stacks/)"
+        )
     loaded: dict[str, StackSpec] = {}
-    for path in discover(stacks_dir).values():
+    for path in files.values():
         spec = load_stack_file(path)
         if spec.name in loaded:
             raise UserError(

@@ -337,3 +337,18 @@ def test_a_newer_platform_image_does_not_replace_running_nodes(
             assert instance["lifecycle"] == {"ignore_changes": ["source_details[0].source_id"]}, (
                 name
             )
+
+
+def test_a_folder_without_stacks_is_one_line_not_silence(tmp_path: Path) -> None:
+    for command in (["synth"], ["stacks"]):
+        result = run_cli(command, cwd=tmp_path)
+        assert result.code == 2
+        assert result.stderr == (
+            "gpuform: stacks: no such folder; run gpuform where your stacks/ folder is, "
+            "or pass --stacks-dir\n"
+        )
+    (tmp_path / "stacks").mkdir()
+    result = run_cli(["synth"], cwd=tmp_path)
+    assert result.code == 2
+    assert "stacks: no stack files; add a .py file" in result.stderr
+    assert not (tmp_path / "cdktf.out").exists()
