@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"NODE must be `all` or 0..{count - 1} for {stack.name}", file=sys.stderr)
         return 2
     t0 = time.monotonic()
-    built = rootfs.ensure_rootfs()
+    built = rootfs.ensure_rootfs(announce=lambda line: print(line, file=sys.stderr, flush=True))
     if built.build_seconds is not None:
         print(f"built boot rootfs {built.path} in {built.build_seconds:.0f}s")
     reports = boot_stack(stack)

@@ -16,7 +16,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,8 +111,13 @@ def cache_key() -> str:
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def ensure_rootfs(cache_root: Path = CACHE_ROOT) -> Rootfs:
-    """The cached rootfs for the current recipe, building it first if it is missing."""
+def ensure_rootfs(
+    cache_root: Path = CACHE_ROOT, announce: Callable[[str], None] | None = None
+) -> Rootfs:
+    """The cached rootfs for the current recipe, building it first if it is missing.
+
+    `announce` hears one line before a build starts, so a person knows why nothing moves.
+    """
     key = cache_key()
     final = cache_root / key
     if final.is_dir():
@@ -122,6 +127,11 @@ def ensure_rootfs(cache_root: Path = CACHE_ROOT) -> Rootfs:
         if final.is_dir():  # another process built it while we waited for the lock
             return Rootfs(final, key, None)
         _remove_stale_builds(cache_root)
+        if announce is not None:
+            announce(
+                f"building the boot rootfs with debootstrap (Debian {SUITE}, about 2 minutes "
+                f"once; cached in {final})"
+            )
         started = time.monotonic()
         tmp = cache_root / f".build-{key}-{os.getpid()}"
         try:
