@@ -352,3 +352,10 @@ def test_a_folder_without_stacks_is_one_line_not_silence(tmp_path: Path) -> None
     assert result.code == 2
     assert "stacks: no stack files; add a .py file" in result.stderr
     assert not (tmp_path / "cdktf.out").exists()
+
+
+def test_instances_answer_only_imds_v2(synthesized: dict[str, dict[str, Any]]) -> None:
+    for name, doc in synthesized.items():
+        for instance in _resources(doc, "oci_core_instance").values():
+            options = instance["instance_options"]
+            assert options == {"are_legacy_imds_endpoints_disabled": True}, name

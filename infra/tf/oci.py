@@ -239,6 +239,15 @@ class ShapeConfig(Args):
 
 
 @dataclass(frozen=True)
+class InstanceOptions(Args):
+    are_legacy_imds_endpoints_disabled: bool
+
+
+#: IMDS v1 answers any process without a header (SSRF-prone); gpuform's bootstrap uses v2 only.
+IMDS_V2_ONLY = InstanceOptions(are_legacy_imds_endpoints_disabled=True)
+
+
+@dataclass(frozen=True)
 class CoreInstanceArgs(Args):
     availability_domain: str
     compartment_id: str
@@ -250,6 +259,7 @@ class CoreInstanceArgs(Args):
     fault_domain: str | None = None
     agent_config: AgentConfig | None = None
     shape_config: ShapeConfig | None = None
+    instance_options: InstanceOptions | None = IMDS_V2_ONLY
     freeform_tags: Mapping[str, str] = field(default_factory=dict)
 
 
