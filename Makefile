@@ -7,6 +7,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 GPUFORM := $(VENV)/bin/gpuform
 OUT ?= cdktf.out
+# checkov pins much of its own world; it gets a venv of its own so it cannot move ours.
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV_VERSION := 3.3.30
 TF ?= terraform
 STACK ?=
 NODE ?= 0
@@ -30,8 +33,13 @@ $(VENV)/.installed: pyproject.toml
 synth: install ## Synthesize every stack in stacks/ to $(OUT)/stacks/<name>/cdk.tf.json
 	$(GPUFORM) synth --out $(OUT)
 
-tools: ## Install the Debian packages the tests run for real (cloud-init, shellcheck, ...)
+tools: $(CHECKOV_VENV)/.installed ## Install what the tests run for real (cloud-init, shellcheck, checkov, ...)
 	@tools/ensure-debian-tools.sh
+
+$(CHECKOV_VENV)/.installed:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	@touch $@
 
 test: install tools lint ## Lint, then run every test (real validators, sshd, boots)
 	$(VENV)/bin/pytest -q
@@ -63,5 +71,5 @@ schema: install ## Re-derive infra/tf/schema/oci.json from the cdktf-provider-oc
 	$(PY) tools/derive_oci_schema.py
 
 clean: ## Remove build and synth output (keeps .venv)
-	rm -rf $(OUT) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(OUT) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis $(CHECKOV_VENV)
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +

@@ -82,6 +82,7 @@ class NodeGroup(Construct):
                         ),
                         metadata=metadata,
                         agent_config=_agent_config(shape.vendor),
+                        launch_options=None if shape.bare_metal else oci.ENCRYPT_IN_TRANSIT,
                         freeform_tags={
                             "gpuform-stack": spec.name,
                             "gpuform-role": "head" if head == index else "worker",

@@ -248,6 +248,16 @@ IMDS_V2_ONLY = InstanceOptions(are_legacy_imds_endpoints_disabled=True)
 
 
 @dataclass(frozen=True)
+class LaunchOptions(Args):
+    is_pv_encryption_in_transit_enabled: bool
+
+
+#: VMs attach the boot volume paravirtualized and can encrypt it in transit; bare metal attaches
+#: it over iSCSI, where the option does not apply.
+ENCRYPT_IN_TRANSIT = LaunchOptions(is_pv_encryption_in_transit_enabled=True)
+
+
+@dataclass(frozen=True)
 class CoreInstanceArgs(Args):
     availability_domain: str
     compartment_id: str
@@ -260,6 +270,7 @@ class CoreInstanceArgs(Args):
     agent_config: AgentConfig | None = None
     shape_config: ShapeConfig | None = None
     instance_options: InstanceOptions | None = IMDS_V2_ONLY
+    launch_options: LaunchOptions | None = None
     freeform_tags: Mapping[str, str] = field(default_factory=dict)
 
 
