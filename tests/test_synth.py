@@ -359,3 +359,27 @@ def test_instances_answer_only_imds_v2(synthesized: dict[str, dict[str, Any]]) -
         for instance in _resources(doc, "oci_core_instance").values():
             options = instance["instance_options"]
             assert options == {"are_legacy_imds_endpoints_disabled": True}, name
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["render", "r1-distill-llama-8b", "--node", "-1"],
+            "gpuform: Invalid value for '--node': Input should be greater than or equal to 0; "
+            "see `gpuform render --help`",
+        ),
+        (
+            ["synth", "--bogus"],
+            "gpuform: No such option: --bogus (Possible options: --out); "
+            "see `gpuform synth --help`",
+        ),
+        (["render"], "gpuform: Missing argument 'name'; see `gpuform render --help`"),
+        (["nosuchcmd"], "gpuform: No such command 'nosuchcmd'; see `gpuform --help`"),
+    ],
+)
+def test_usage_errors_are_one_line_too(args: list[str], line: str) -> None:
+    result = run_cli(args)
+    assert result.code == 2
+    assert result.stderr == line + "\n"
+    assert result.stdout == ""

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..catalog.shapes import price_source
 from ..stacks import select
-from .errors import user_errors
+from .errors import EXIT_BAD_INPUT, fail, user_errors
 from .plan import plan
 
 app = typer.Typer(
@@ -111,5 +111,27 @@ def _shown(path: Path) -> str:
 app.command("plan")(plan)
 
 
+def main() -> None:
+    """The console script: usage errors too end as one line and exit code 2."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        raise SystemExit(130) from None
+    except Exception as err:
+        # Usage errors (bad option values, unknown options) are click's UsageError, vendored
+        # privately in recent typer: recognised by what every version gives them instead.
+        if getattr(err, "exit_code", None) != EXIT_BAD_INPUT or not hasattr(err, "format_message"):
+            raise
+        ctx = getattr(err, "ctx", None)
+        if type(err).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            typer.echo(ctx.get_help())
+            raise SystemExit(EXIT_BAD_INPUT) from None
+        command = ctx.command_path if ctx is not None else "gpuform"
+        raise SystemExit(
+            fail(f"{err.format_message().rstrip('.')}; see `{command} --help`").exit_code
+        ) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
 if __name__ == "__main__":
-    app()
+    main()
