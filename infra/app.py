@@ -9,8 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import UserError
-from .specs import SpecError
+from .errors import UserError, format_error
 from .stacks import load_dir
 from .synth import synth
 
@@ -19,8 +18,8 @@ def main() -> int:
     outdir = Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out"))
     try:
         synth(load_dir(Path("stacks")), outdir)
-    except (UserError, SpecError) as err:
-        print(f"gpuform: {err}", file=sys.stderr)
+    except UserError as err:
+        print(format_error(err), file=sys.stderr)
         return 2
     return 0
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .errors import UserError
-from .specs import SpecError, StackSpec, one_line
+from .specs import StackSpec, one_line
 
 _PKG = Path(__file__).resolve().parent
 EXAMPLES_DIR = _PKG.parent / "stacks"
@@ -29,8 +29,8 @@ def load_stack_file(path: Path) -> StackSpec:
         module_spec.loader.exec_module(module)
     except ValidationError as err:
         raise UserError(f"{shown}: {one_line(err)}") from None
-    except SpecError as err:
-        raise UserError(f"{shown}: {err}") from None
+    except UserError as err:
+        raise err.within(shown) from None
     except SyntaxError as err:
         raise UserError(f"{shown}:{err.lineno}: {err.msg}; fix the Python syntax") from None
     except ImportError as err:

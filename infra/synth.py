@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UserError
+from .node_plan import NodePlan, plan_nodes
 from .sizing.settings import EngineSettings, resolve
-from .specs import SpecError, StackSpec
+from .specs import StackSpec
 
 
 @dataclass(frozen=True)
@@ -24,18 +25,23 @@ def settings_for(spec: StackSpec) -> EngineSettings:
     """The planner's settings for `spec`; UserError names the stack, the field and the fix."""
     try:
         return resolve(spec)
-    except SpecError as err:
-        raise UserError(f"stack {spec.name!r}: {err}") from None
+    except UserError as err:
+        raise err.within(f"stack {spec.name!r}") from None
 
 
-def resolve_all(specs: Mapping[str, StackSpec]) -> dict[str, EngineSettings]:
-    """Engine settings for every stack, before anything is written."""
-    return {name: settings_for(spec) for name, spec in specs.items()}
+def plan_all(specs: Mapping[str, StackSpec]) -> dict[str, tuple[NodePlan, ...]]:
+    """The node plan of every stack, user_data rendered, before anything is written."""
+    plans = {}
+    for name, spec in specs.items():
+        plans[name] = plan_nodes(spec, settings_for(spec))
+        for node in plans[name]:
+            node.user_data_b64  # noqa: B018 -- renders now, so an oversized node fails here
+    return plans
 
 
 def synth(specs: Mapping[str, StackSpec], outdir: Path) -> SynthResult:
     """Write the Terraform JSON of `specs` to `outdir`, replacing it only when all succeeded."""
-    settings = resolve_all(specs)
+    plans = plan_all(specs)
     # Imported here so that commands that never synthesize (plan, stacks) skip jsii's start-up.
     from .constructs.stack import GpuStack
     from .tf.cdk import new_app
@@ -46,7 +52,7 @@ def synth(specs: Mapping[str, StackSpec], outdir: Path) -> SynthResult:
     try:
         app = new_app(str(staging))
         for name, spec in specs.items():
-            GpuStack(app, spec, settings[name])
+            GpuStack(app, spec, plans[name])
         app.synth()
         _replace(staging, outdir)
     except BaseException:

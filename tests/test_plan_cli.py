@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -135,9 +134,7 @@ def test_unreadable_config_is_one_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("model_id", sorted(catalog()))
-def test_every_catalog_model_plans_in_under_a_second(model_id: str) -> None:
-    start = time.perf_counter()
+def test_every_catalog_model_plans(model_id: str) -> None:
+    # How fast it plans is bench/synth.py's to print, not a test's to assert.
     code, out, _ = _run(model_id, "--json")
-    elapsed = time.perf_counter() - start
     assert code == 0 and json.loads(out)["chosen"]["fits"]
-    assert elapsed < 1.0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import importlib.util
 import os
 import shlex
 import subprocess
@@ -14,14 +13,15 @@ import pytest
 import yaml
 from jinja2 import UndefinedError
 
-from infra.render.cloud_config import (
-    MAX_CLOUD_CONFIG_BYTES,
-    render_cloud_config,
-    render_node_files,
-)
+from infra.engines import Topology
+from infra.errors import UserError
+from infra.node_plan import NodePlan, plan_nodes
+from infra.render.cloud_config import OCI_METADATA_LIMIT
+from infra.render.context import build_context
 from infra.render.jinja import environment
 from infra.sizing.settings import EngineSettings, resolve
 from infra.specs import Deployment, Endpoint, Engine, Image, Model, NodeGroup, StackSpec
+from infra.stacks import load_examples
 
 from .test_render_validators import (
     assert_clean,
@@ -97,42 +97,29 @@ INLINE: dict[str, StackSpec] = {
 }
 
 
-def _examples() -> dict[str, StackSpec]:
-    if importlib.util.find_spec("infra.stacks") is None:
-        return {}
-    from infra.stacks import load_examples
-
-    return load_examples()
+EXAMPLES = load_examples()
 
 
-EXAMPLES = _examples()
-_EXAMPLES_MISSING = "infra.stacks (load_examples) does not exist yet"
+@functools.cache
+def _plan(stack: StackSpec) -> tuple[NodePlan, ...]:
+    return plan_nodes(stack, resolve(stack))
 
 
 def _nodes(stacks: dict[str, StackSpec], prefix: str) -> list[Any]:
     return [
         pytest.param(stack, i, id=f"{prefix}{name}-node{i}")
         for name, stack in stacks.items()
-        for i in range(stack.nodes.count)
+        for i in range(len(_plan(stack)))
     ]
 
 
-ALL_NODES = _nodes(INLINE, "") + (
-    _nodes(EXAMPLES, "example-")
-    if EXAMPLES
-    else [pytest.param(None, 0, marks=pytest.mark.skip(reason=_EXAMPLES_MISSING))]
-)
-
-
-@functools.cache
-def _settings(stack: StackSpec) -> EngineSettings:
-    return resolve(stack)
+ALL_NODES = _nodes(INLINE, "") + _nodes(EXAMPLES, "example-")
 
 
 def _render(stack: StackSpec, i: int = 0) -> tuple[str, dict[str, str], dict[str, Any]]:
-    settings = _settings(stack)
-    text = render_cloud_config(stack, i, settings)
-    return text, render_node_files(stack, i, settings), yaml.safe_load(text)
+    node = _plan(stack)[i]
+    text = node.cloud_config
+    return text, node.files, yaml.safe_load(text)
 
 
 def _written(doc: dict[str, Any]) -> dict[str, str]:
@@ -181,10 +168,9 @@ def test_units_pass_systemd_analyze_verify(stack: StackSpec, i: int) -> None:
 
 
 @pytest.mark.parametrize(("stack", "i"), ALL_NODES)
-def test_cloud_config_fits_oci_metadata(stack: StackSpec, i: int) -> None:
-    text, _, _ = _render(stack, i)
-    assert len(text.encode()) < MAX_CLOUD_CONFIG_BYTES
-    assert MAX_CLOUD_CONFIG_BYTES * 4 / 3 < 32_000 - 2_000  # room for the other metadata keys
+def test_user_data_leaves_half_of_oci_metadata_free(stack: StackSpec, i: int) -> None:
+    # gzip, then base64: what Terraform puts in metadata.user_data.
+    assert len(_plan(stack)[i].user_data_b64) < OCI_METADATA_LIMIT // 2
 
 
 @pytest.mark.parametrize(("stack", "i"), ALL_NODES)
@@ -242,8 +228,8 @@ def test_vllm_multi_node_runs_ray_head_and_worker() -> None:
 
 def test_replicas_each_get_a_head_and_workers_join_their_own() -> None:
     stack = INLINE["vllm-h100-2-replicas"]
-    settings = resolve(stack)
-    assert (settings.nodes, settings.pipeline_parallel_size, settings.replicas) == (4, 2, 2)
+    topo = resolve(stack).topology
+    assert (topo.nodes, topo.pp, topo.replicas) == (4, 2, 2)
     roles = {}
     for i in range(4):
         _, files, _ = _render(stack, i)
@@ -260,7 +246,7 @@ def test_replicas_each_get_a_head_and_workers_join_their_own() -> None:
 def test_sglang_flags() -> None:
     argv = " ".join(_engine_argv(_render(INLINE["sglang-h200-dnf"])[1]))
     assert "python3 -m sglang.launch_server --model-path deepseek-ai/DeepSeek-R1" in argv
-    assert "--tp 8" in argv and "--context-length 65536" in argv
+    assert "--tp-size 8 --ep-size 8" in argv and "--context-length 65536" in argv
     assert "--mem-fraction-static 0.9" in argv
     assert "--host 0.0.0.0 --port 30000" in argv
 
@@ -270,8 +256,8 @@ def test_sglang_multi_node_ranks() -> None:
     for i in (0, 1):
         run = _render(stack, i)[1][f"{LIB}/engine-run.sh"]
         assert (
-            f'--tp 16 --dist-init-addr "${{GPUFORM_HEAD_IP}}":20000 --nnodes 2 --node-rank {i}'
-            in run
+            f'--tp-size 16 --ep-size 16 --dist-init-addr "${{GPUFORM_HEAD_IP}}":20000 '
+            f"--nnodes 2 --node-rank {i}" in run
         )
 
 
@@ -490,33 +476,37 @@ def test_templates_keep_trailing_newlines() -> None:
     assert environment().from_string("a\n").render() == "a\n"
 
 
-def test_oversized_cloud_config_is_refused() -> None:
-    engine = Engine(kind="vllm", extra_args=tuple(f"--flag-{i:05d}" for i in range(2000)))
-    stack = _stack(NodeGroup(shape="VM.GPU.A10.1"), DISTILL, engine)
-    with pytest.raises(ValueError, match="over the 22000-byte budget"):
-        render_cloud_config(stack, 0, resolve(stack))
+def test_oversized_user_data_is_refused_with_one_line() -> None:
+    # Random-looking flags: gzip cannot squeeze them under the cap the way it would a repeat.
+    flags = tuple(f"--x{(i * 7919) % 100003:x}{(i * 104729) % 65521:x}" for i in range(4000))
+    stack = _stack(NodeGroup(shape="VM.GPU.A10.1"), DISTILL, Engine(kind="vllm", extra_args=flags))
+    with pytest.raises(UserError, match=r"^stack 'tst' node 0: user_data is \d+ bytes") as err:
+        _ = plan_nodes(stack, resolve(stack))[0].user_data_b64
+    assert "\n" not in str(err.value)
 
 
 def test_node_index_outside_the_stack_is_refused() -> None:
     stack = INLINE["vllm-h100-dnf-nvme"]
     with pytest.raises(ValueError, match="outside stack"):
-        render_node_files(stack, 1, resolve(stack))
+        build_context(stack, 1, resolve(stack))
 
 
 def test_node_count_comes_from_the_settings_not_the_spec() -> None:
     # A stack that leaves nodes.count unset gets the planner's count; Terraform creates
     # settings.nodes instances, so rendering must accept every one of them.
     stack = INLINE["vllm-h100-dnf-nvme"]
-    settings = EngineSettings(8, 2, 2, 4096, None)
-    worker = render_node_files(stack, 1, settings)
+    settings = EngineSettings(
+        Topology(tp=8, pp=2, nodes_per_replica=2, gpus_per_node=8), 4096, None
+    )
+    worker = plan_nodes(stack, settings)[1].files
     assert "ray start --block" in worker[f"{LIB}/entry.sh"]
     with pytest.raises(ValueError, match="outside stack"):
-        render_node_files(stack, 2, settings)
+        build_context(stack, 2, settings)
 
 
 def test_settings_not_the_spec_decide_the_flags() -> None:
     stack = INLINE["vllm-h100-dnf-nvme"]
-    settings = EngineSettings(4, 1, 1, 2048, 0.8)
-    argv = " ".join(_engine_argv(render_node_files(stack, 0, settings)))
+    settings = EngineSettings(Topology(tp=4, pp=1, nodes_per_replica=1, gpus_per_node=4), 2048, 0.8)
+    argv = " ".join(_engine_argv(plan_nodes(stack, settings)[0].files))
     assert "--tensor-parallel-size 4" in argv and "--max-model-len 2048" in argv
     assert "--gpu-memory-utilization 0.8" in argv

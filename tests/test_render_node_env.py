@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from infra.engines import Topology
 from infra.render.context import build_context
 from infra.render.jinja import environment
+from infra.render.steps import step
 from infra.sizing.settings import EngineSettings
 from infra.specs import Deployment, Engine, Model, NodeGroup, StackSpec
 
@@ -27,7 +29,7 @@ STACK = StackSpec(
     model=Model(id="deepseek-ai/DeepSeek-R1-Distill-Llama-8B"),
     engine=Engine(kind="vllm"),
 )
-SETTINGS = EngineSettings(1, 1, 1, 4096, None)
+SETTINGS = EngineSettings(Topology(tp=1, pp=1, nodes_per_replica=1, gpus_per_node=1), 4096, None)
 METADATA = {
     "gpuform_stack": "tst",
     "gpuform_node_index": "0",
@@ -68,14 +70,16 @@ def imds() -> Iterator[str]:
 
 
 def _run(tmp_path: Path, url: str, timeout_s: int) -> subprocess.CompletedProcess[str]:
+    base = build_context(STACK, 0, SETTINGS)
     ctx = dataclasses.replace(
-        build_context(STACK, 0, SETTINGS),
-        imds_url=url,
-        etc=str(tmp_path / "etc"),
-        imds_timeout_s=timeout_s,
+        base,
+        paths=dataclasses.replace(base.paths, imds_url=url, etc=str(tmp_path / "etc")),
+        limits=dataclasses.replace(base.limits, imds_timeout_s=timeout_s),
     )
     script = tmp_path / "node-env.sh"
-    script.write_text(environment().get_template("scripts/node-env.sh.j2").render(ctx=ctx))
+    # Rendered with exactly the parts the step registry says node-env reads.
+    parts = ctx.parts(step("node-env").reads)
+    script.write_text(environment().get_template("scripts/node-env.sh.j2").render(parts))
     return subprocess.run(["/bin/bash", str(script)], capture_output=True, text=True, timeout=60)
 
 

@@ -7,6 +7,7 @@ from fractions import Fraction
 
 import pytest
 
+from infra.engines import driver
 from infra.sizing.catalog import catalog, lookup
 from infra.sizing.memory import kv_bytes_per_token, kv_bytes_per_token_per_gpu, weight_bytes
 from infra.sizing.params import count
@@ -91,7 +92,8 @@ def test_kv_bytes_gqa_llama_8b_by_hand() -> None:
     a = catalog()["deepseek-ai/DeepSeek-R1-Distill-Llama-8B"].arch
     assert kv_bytes_per_token(a, "vllm") == 32 * 2 * 8 * 128 * 2 == 131_072
     # TP 8 gives each GPU one KV head; TP past the 8 heads would replicate, never go below one.
-    assert kv_bytes_per_token_per_gpu(a, "vllm", tp=8, pp=1) == 32 * 2 * 1 * 128 * 2
+    tp8 = driver("vllm").topology(8, 1)
+    assert kv_bytes_per_token_per_gpu(a, "vllm", tp8) == 32 * 2 * 1 * 128 * 2
 
 
 def test_kv_bytes_mla_r1_by_hand() -> None:
@@ -99,8 +101,10 @@ def test_kv_bytes_mla_r1_by_hand() -> None:
     a = catalog()["deepseek-ai/DeepSeek-R1"].arch
     assert kv_bytes_per_token(a, "sglang") == 61 * (512 + 64) * 2 == 70_272
     # The latent is not split by TP: every rank keeps all of it.
-    assert kv_bytes_per_token_per_gpu(a, "sglang", tp=8, pp=1) == 70_272
-    # Two pipeline stages split the 61 layers 31/30.
-    assert kv_bytes_per_token_per_gpu(a, "vllm", tp=8, pp=2) == 31 * 576 * 2
+    assert kv_bytes_per_token_per_gpu(a, "sglang", driver("sglang").topology(8, 1)) == 70_272
+    # vLLM on two nodes: two pipeline stages split the 61 layers 31/30.
+    assert kv_bytes_per_token_per_gpu(a, "vllm", driver("vllm").topology(8, 2)) == 31 * 576 * 2
+    # SGLang on two nodes is one TP16 group: every GPU keeps all 61 layers, twice vLLM's.
+    assert kv_bytes_per_token_per_gpu(a, "sglang", driver("sglang").topology(8, 2)) == 70_272
     # TGI expands MLA: 128 heads x (K 128 nope + 64 rope, V 128) x 2 bytes, 71x more.
     assert kv_bytes_per_token(a, "tgi") == 61 * 128 * (128 + 64 + 128) * 2 == 4_997_120

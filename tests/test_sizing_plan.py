@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from infra.catalog.shapes import get_shape, shapes
+from infra.engines import Topology
 from infra.errors import UserError
 from infra.sizing.catalog import catalog, lookup
 from infra.sizing.finetune import train_memory
@@ -19,7 +20,7 @@ from infra.sizing.params import count
 from infra.sizing.planner import Request, plan, why_not
 from infra.sizing.precision import Precision
 from infra.sizing.settings import EngineSettings, resolve
-from infra.specs import Deployment, Engine, Model, NodeGroup, SpecError, StackSpec
+from infra.specs import Deployment, Engine, Model, NodeGroup, StackSpec
 from infra.stacks import load_examples
 from infra.synth import synth
 
@@ -43,14 +44,20 @@ def _stack(model: str, kind: str, shape: str, **kw: Any) -> StackSpec:
     )
 
 
+def _one_node(gpus: int, ep: int = 1) -> Topology:
+    return Topology(tp=gpus, pp=1, nodes_per_replica=1, gpus_per_node=gpus, ep=ep)
+
+
 # What each example stack must resolve to.
 EXPECTED: dict[str, EngineSettings] = {
-    "r1-distill-llama-8b": EngineSettings(1, 1, 1, 4096, 0.9),
-    "r1-distill-llama-70b-sglang": EngineSettings(8, 1, 1, 131072, 0.88),
-    "r1-distill-llama-70b-vllm": EngineSettings(8, 1, 1, 126432, 0.9),
-    "deepseek-r1-h200": EngineSettings(8, 1, 1, 163840, 0.88),
-    "deepseek-r1-70b-ollama": EngineSettings(1, 1, 1, None, None),
-    "deepseek-v2-lite": EngineSettings(4, 1, 1, 163840, 0.9),
+    "r1-distill-llama-8b": EngineSettings(_one_node(1), 4096, 0.9),
+    "r1-distill-llama-70b-sglang": EngineSettings(_one_node(8), 131072, 0.88),
+    "r1-distill-llama-70b-vllm": EngineSettings(_one_node(8), 126432, 0.9),
+    # MoE: 256 routed experts place whole on the 8 TP ranks.
+    "deepseek-r1-h200": EngineSettings(_one_node(8, ep=8), 163840, 0.88),
+    # Ollama: 43 GB of Q4_K_M fits one H100, so one GPU and no TP.
+    "deepseek-r1-70b-ollama": EngineSettings(_one_node(1), None, None),
+    "deepseek-v2-lite": EngineSettings(_one_node(4, ep=4), 163840, 0.9),
 }
 
 
@@ -75,7 +82,7 @@ def test_example_a_fits_the_a10_with_room_to_spare() -> None:
 def test_unset_sizes_default_to_the_plan() -> None:
     s = resolve(_stack("deepseek-ai/DeepSeek-R1", "vllm", "BM.GPU.H100.8", precision="fp8"))
     # Count left unset: the planner spreads R1 over two H100 nodes, pipelined.
-    assert (s.nodes, s.pipeline_parallel_size, s.tensor_parallel_size) == (2, 2, 8)
+    assert (s.nodes, s.topology.pp, s.topology.tp) == (2, 2, 8)
     assert s.max_model_len == 163840
 
 
@@ -120,7 +127,7 @@ def test_impossible_stack_is_refused_in_one_line(
     args: tuple[str, str, str, dict[str, Any]], field: str, text: str
 ) -> None:
     model, kind, shape, kw = args
-    with pytest.raises(SpecError) as err:
+    with pytest.raises(UserError) as err:
         resolve(_stack(model, kind, shape, **kw))
     assert err.value.field == field
     assert text in str(err.value)
@@ -201,7 +208,7 @@ def test_more_gpus_of_a_kind_never_lower_max_context(
 def _gpus_needed(model: str, engine: Any, precision: Precision, shape: str) -> int | None:
     r = plan(Request(lookup(model), engine=engine, precision=precision, shape=shape))
     c = r.chosen
-    return None if c is None else c.nodes * c.tp
+    return None if c is None or c.topology is None else c.topology.gpus_per_replica
 
 
 @settings(max_examples=60, deadline=None)

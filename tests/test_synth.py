@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import os
 import re
@@ -13,16 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from infra.catalog.shapes import get_shape
-from infra.render.cloud_config import render_cloud_config
-from infra.sizing.settings import resolve
+from infra.render.cloud_config import OCI_METADATA_LIMIT
 from infra.specs import StackSpec
 from infra.tf.schema import check_terraform_json
 
 from .conftest import run_cli
-
-OCI_METADATA_LIMIT = 32_000  # bytes, metadata + extended_metadata, per OCI's API docs
 
 
 def _resources(doc: dict[str, Any], tf_type: str) -> dict[str, dict[str, Any]]:
@@ -85,17 +84,28 @@ def test_ssh_and_api_admit_exactly_the_allowed_cidrs(
         assert api == {str(c) for c in spec.deployment.api_allowed_cidrs}
 
 
-def test_user_data_decodes_to_the_rendered_cloud_config(
-    examples: dict[str, StackSpec], synthesized: dict[str, dict[str, Any]]
+def test_user_data_is_gzip_cloud_config_of_that_node(
+    synthesized: dict[str, dict[str, Any]],
 ) -> None:
-    for name, spec in examples.items():
-        for node in _gpu_nodes(synthesized[name]):
+    # Decoded with the standard library alone, not gpuform's own functions: what cloud-init
+    # gets on the node must name this node, start every step the `nodes` output lists, and
+    # leave half of OCI's metadata cap free.
+    for name, doc in synthesized.items():
+        planned = {n["index"]: n for n in doc["output"]["nodes"]["value"]}
+        for node in _gpu_nodes(doc):
             index = int(node["freeform_tags"]["gpuform-node-index"])
-            decoded = base64.b64decode(node["metadata"]["user_data"]).decode()
-            assert decoded.startswith("#cloud-config\n")
-            assert decoded == render_cloud_config(spec, index, resolve(spec))
+            raw = base64.b64decode(node["metadata"]["user_data"])
+            assert raw[:2] == b"\x1f\x8b", (name, index)  # gzip magic: cloud-init unpacks it
+            config = yaml.safe_load(gzip.decompress(raw))
+            text = gzip.decompress(raw).decode()
+            assert text.startswith(f"#cloud-config\n# gpuform: stack {name}, node {index} of ")
+            written = {f["path"].rsplit("/", 1)[1] for f in config["write_files"]}
+            assert set(planned[index]["steps"]) <= written, (name, index)
+            assert node["freeform_tags"]["gpuform-role"] == planned[index]["role"]
+            serves = "gpuform-ready.service" in written
+            assert serves == (planned[index]["role"] == "head"), (name, index)
             size = sum(len(k) + len(v) for k, v in node["metadata"].items() if "${" not in v)
-            assert size < OCI_METADATA_LIMIT, (name, size)
+            assert size < OCI_METADATA_LIMIT // 2, (name, size)
 
 
 def test_no_ocids_or_secrets_are_hard_coded(synthesized: dict[str, dict[str, Any]]) -> None:
@@ -127,14 +137,28 @@ def test_gpu_image_is_looked_up_for_the_shape(synthesized: dict[str, dict[str, A
         assert get_shape(node["shape"]).gpus >= 1
 
 
-def test_private_subnet_uses_nat_and_service_gateway(
+def test_private_subnet_routes_through_nat_and_service_gateway(
     synthesized: dict[str, dict[str, Any]],
 ) -> None:
-    for doc in synthesized.values():
+    for name, doc in synthesized.items():
         subnets = _resources(doc, "oci_core_subnet")
-        private = next(s for k, s in subnets.items() if "private" in k)
+        private = next(s for k, s in subnets.items() if k.endswith("_private"))
         assert private["prohibit_public_ip_on_vnic"] is True
         IPv4Network(private["cidr_block"])
+        table_key = re.fullmatch(
+            r"\$\{oci_core_route_table\.(\w+)\.id\}", private["route_table_id"]
+        )
+        assert table_key, name
+        rules = _resources(doc, "oci_core_route_table")[table_key[1]]["route_rules"]
+        targets = {r["network_entity_id"].split(".")[0].removeprefix("${"): r for r in rules}
+        # Everything to the internet leaves by NAT; Oracle's services by the service gateway.
+        assert targets["oci_core_nat_gateway"]["destination"] == "0.0.0.0/0", name
+        sgw = targets["oci_core_service_gateway"]
+        assert sgw["destination_type"] == "SERVICE_CIDR_BLOCK", name
+        assert "oci_core_internet_gateway" not in targets, name
+        assert _resources(doc, "oci_core_nat_gateway") and _resources(
+            doc, "oci_core_service_gateway"
+        )
 
 
 def test_synth_is_byte_identical_across_runs(tmp_path: Path) -> None:
@@ -221,11 +245,12 @@ def test_stacks_table_lists_every_example(examples: dict[str, StackSpec]) -> Non
     assert "98.00" in result.stdout  # one BM.GPU.H200.8 node
 
 
-def test_render_prints_the_node_cloud_config(examples: dict[str, StackSpec]) -> None:
+def test_render_prints_what_the_node_boots_with(synthesized: dict[str, dict[str, Any]]) -> None:
     result = run_cli(["render", "deepseek-r1-h200", "--node", "0"])
     assert result.code == 0, result.stderr
-    spec = examples["deepseek-r1-h200"]
-    assert result.stdout == render_cloud_config(spec, 0, resolve(spec))
+    (node,) = _gpu_nodes(synthesized["deepseek-r1-h200"])
+    shipped = gzip.decompress(base64.b64decode(node["metadata"]["user_data"])).decode()
+    assert result.stdout == shipped
     too_far = run_cli(["render", "deepseek-r1-h200", "--node", "3"])
     assert too_far.code == 2
     assert "has 1 node(s); use 0 to 0" in too_far.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -34,32 +35,70 @@ StackNames = Annotated[
 ]
 
 
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
 @app.command()
 @user_errors
-def stacks(stacks_dir: StacksDir = Path("stacks")) -> None:
+def stacks(stacks_dir: StacksDir = Path("stacks"), as_json: JsonFlag = False) -> None:
     """List the stacks as planned: shape x nodes, GPUs, parallelism, engine, model, ~$/hour."""
-    from ..synth import settings_for
+    from ..stack_summary import summarize
 
+    rows = [summarize(spec) for spec in select([], stacks_dir).values()]
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in rows], indent=2))
+        return
     table = Table(title=None, show_edge=False)
-    columns = ("stack", "shape x nodes", "GPUs", "TP x PP", "replicas", "engine", "model")
+    columns = ("stack", "shape x nodes", "GPUs", "TP/PP/EP", "replicas", "engine", "model")
     for col in (*columns, "precision", "~$/hour"):
         table.add_column(col, justify="right" if col in ("GPUs", "replicas", "~$/hour") else "left")
-    for name, spec in select([], stacks_dir).items():
-        s = settings_for(spec)
-        shape = spec.nodes.shape_info
+    for r in rows:
         table.add_row(
-            name,
-            f"{shape.name} x {s.nodes}",
-            str(s.nodes * shape.gpus),
-            f"{s.tensor_parallel_size} x {s.pipeline_parallel_size}",
-            str(s.replicas),
-            spec.engine.kind,
-            spec.model.id,
-            spec.model.precision,
-            f"{s.nodes * shape.usd_per_hour:,.2f}",
+            r.stack,
+            f"{r.shape} x {r.nodes}",
+            str(r.gpus),
+            f"{r.tp}/{r.pp}/{r.ep}",
+            str(r.replicas),
+            r.engine,
+            r.model,
+            r.precision,
+            f"{r.usd_per_hour:,.2f}",
         )
     out.print(table)
     out.print(f"[dim]Prices: {price_source()}[/dim]")
+
+
+@app.command()
+@user_errors
+def nodes(
+    name: Annotated[str, typer.Argument(help="Stack name, file stem or path.")],
+    stacks_dir: StacksDir = Path("stacks"),
+    as_json: JsonFlag = False,
+) -> None:
+    """Print the node plan: each node's role, replica, head, hostname, metadata keys and steps."""
+    from ..node_plan import plan_nodes
+    from ..synth import settings_for
+
+    spec = next(iter(select([name], stacks_dir).values()))
+    plan = plan_nodes(spec, settings_for(spec))
+    if as_json:
+        typer.echo(json.dumps([n.as_dict() for n in plan], indent=2))
+        return
+    table = Table(show_edge=False)
+    for col in ("node", "name", "role", "replica", "head", "ray", "user_data", "steps"):
+        table.add_column(col, justify="right" if col in ("node", "replica", "head") else "left")
+    for n in plan:
+        table.add_row(
+            str(n.index),
+            n.display_name,
+            n.role,
+            str(n.replica),
+            str(n.head),
+            n.ray_role or "-",
+            f"{len(n.user_data_b64):,} B",
+            " ".join(u.removeprefix("gpuform-").removesuffix(".service") for u in n.steps),
+        )
+    out.print(table)
 
 
 @app.command()
@@ -86,19 +125,19 @@ def render(
     node: Annotated[int, typer.Option("--node", help="Node index, 0 is the head.", min=0)] = 0,
     stacks_dir: StacksDir = Path("stacks"),
 ) -> None:
-    """Print the cloud-config node N boots with."""
+    """Print the cloud-config node N boots with (its user_data, unzipped)."""
     from ..errors import UserError
-    from ..render.cloud_config import render_cloud_config
+    from ..node_plan import plan_nodes
     from ..synth import settings_for
 
     spec = next(iter(select([name], stacks_dir).values()))
-    settings = settings_for(spec)
-    if node >= settings.nodes:
+    plan = plan_nodes(spec, settings_for(spec))
+    if node >= len(plan):
         raise UserError(
-            f"--node = {node}: stack {spec.name!r} has {settings.nodes} node(s); "
-            f"use 0 to {settings.nodes - 1}"
+            f"--node = {node}: stack {spec.name!r} has {len(plan)} node(s); "
+            f"use 0 to {len(plan) - 1}"
         )
-    typer.echo(render_cloud_config(spec, node, settings), nl=False)
+    typer.echo(plan[node].cloud_config, nl=False)
 
 
 def _shown(path: Path) -> str:

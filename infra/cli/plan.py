@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, TypeVar, get_args
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from ..catalog.shapes import shapes
+from ..engines import ENGINE_KINDS, EngineKind
+from ..errors import UserError
 from ..sizing.catalog import ModelRef, UnknownModel, catalog, from_file, lookup
-from ..sizing.planner import TASKS, Plan, PlanError, Request, Result, Task, why_not
+from ..sizing.planner import TASKS, Plan, Request, Result, Task, why_not
 from ..sizing.planner import plan as run_plan
 from ..sizing.precision import PRECISIONS, Precision
-from ..specs.engine import EngineKind
 from .errors import fail
 
-_ENGINES: tuple[EngineKind, ...] = get_args(EngineKind)
 _S = TypeVar("_S", bound=str)
 
 
@@ -119,7 +119,7 @@ def plan(
     chosen_task: Task | None = _choice("task", task, TASKS)
     assert chosen_task is not None
     chosen_precision: Precision | None = _choice("precision", precision, PRECISIONS)
-    chosen_engine: EngineKind | None = _choice("engine", engine, _ENGINES)
+    chosen_engine: EngineKind | None = _choice("engine", engine, ENGINE_KINDS)
     ref = _model(model, config)
     req = Request(
         model=ref,
@@ -134,8 +134,8 @@ def plan(
     )
     try:
         result = run_plan(req)
-    except PlanError as err:
-        raise fail(f"--{err.field} {err.value}: {err.fix}") from None
+    except UserError as err:
+        raise fail(str(err)) from None
     if result.chosen is None:
         raise fail(why_not(result))
     if as_json:

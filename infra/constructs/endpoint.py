@@ -4,17 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..specs import EngineKind
 from ..tf import oci
 from ..tf.cdk import Construct
-
-# Paths that answer 200 without an API key once the engine can serve.
-HEALTH_PATHS: dict[EngineKind, str] = {
-    "vllm": "/health",
-    "sglang": "/health",
-    "tgi": "/health",
-    "ollama": "/",
-}
 
 
 @dataclass(frozen=True)
@@ -24,7 +15,8 @@ class EndpointProps:
     subnet_id: str
     nsg_id: str
     listen_port: int
-    engine: EngineKind
+    health_path: str
+    """Answers 200 without an API key once the engine can serve (from the engine driver)."""
     engine_port: int
     target_instance_ids: tuple[str, ...]
 
@@ -57,7 +49,7 @@ class Endpoint(Construct):
                 health_checker=oci.NlbHealthChecker(
                     protocol="HTTP",
                     port=props.engine_port,
-                    url_path=HEALTH_PATHS[props.engine],
+                    url_path=props.health_path,
                     return_code=200,
                     interval_in_millis=10_000,
                     timeout_in_millis=3_000,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..sizing.settings import EngineSettings
+from ..engines import driver
+from ..node_plan import NodePlan
 from ..specs import StackSpec
 from ..tf import oci
 from ..tf.cdk import Construct
@@ -20,7 +21,7 @@ class GpuClusterProps:
     """A stack spec, its resolved engine settings, and the Terraform variables' references."""
 
     stack: StackSpec
-    settings: EngineSettings
+    plan: tuple[NodePlan, ...]
     tenancy_id: str
     compartment_id: str
     ssh_authorized_keys: str
@@ -68,8 +69,8 @@ class GpuCluster(Construct):
             self,
             "nodes",
             NodeGroupProps(
-                stack=spec,
-                settings=props.settings,
+                nodes=spec.nodes,
+                plan=props.plan,
                 compartment_id=c,
                 availability_domain=ad,
                 subnet_id=self.network.private_subnet.id,
@@ -100,7 +101,7 @@ class GpuCluster(Construct):
                 subnet_id=self.network.public_subnet.id,
                 nsg_id=self.network.endpoint_nsg.id,
                 listen_port=spec.endpoint.port,
-                engine=spec.engine.kind,
+                health_path=driver(spec.engine.kind).health_path,
                 engine_port=engine_port,
                 target_instance_ids=tuple(h.id for h in self.nodes.heads),
             ),

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 
 from .. import node_metadata
-from ..render.cloud_config import render_cloud_config
-from ..sizing.settings import EngineSettings
-from ..specs import StackSpec
+from ..node_plan import NodePlan
+from ..specs import NodeGroup as NodeGroupSpec
 from ..tf import oci
 from ..tf.cdk import Construct
 from .images import IGNORE_IMAGE_DRIFT, platform_image_id
@@ -18,10 +16,10 @@ ENABLED, DISABLED = "ENABLED", "DISABLED"
 
 @dataclass(frozen=True)
 class NodeGroupProps:
-    """A stack's nodes, where they go, and the apply-time values they read at boot."""
+    """A stack's nodes as the node plan decided them, where they go, and apply-time values."""
 
-    stack: StackSpec
-    settings: EngineSettings
+    nodes: NodeGroupSpec
+    plan: tuple[NodePlan, ...]
     compartment_id: str
     availability_domain: str
     subnet_id: str
@@ -31,49 +29,41 @@ class NodeGroupProps:
 
 
 class NodeGroup(Construct):
-    """`count` instances of one GPU shape in the private subnet."""
+    """One instance per planned node, of one GPU shape, in the private subnet."""
 
     def __init__(self, scope: Construct, id: str, props: NodeGroupProps) -> None:
         super().__init__(scope, id)
-        spec, nodes = props.stack, props.stack.nodes
+        nodes = props.nodes
         shape = nodes.shape_info
         image_id = platform_image_id(
             self, "image", props.compartment_id, shape.name, nodes.image, gpu=True
         )
-        settings = props.settings
         self.instances: list[oci.CoreInstance] = []
-        # settings.nodes, not nodes.count: the planner sizes a stack that leaves the count unset.
-        for index in range(settings.nodes):
+        for node in props.plan:
             # Workers learn their replica head's address at apply time; a head gets "".
-            head = settings.head_of(index)
-            head_ip = "" if head == index else self.instances[head].private_ip
-            user_data = render_cloud_config(spec, index, props.settings)
-            metadata = node_metadata.instance_metadata(
-                stack=spec.name,
-                node_index=index,
-                node_count=settings.nodes,
-                user_data_b64=base64.b64encode(user_data.encode()).decode(),
-                values=node_metadata.ApplyTimeValues(
+            head_ip = "" if node.role == "head" else self.instances[node.head].private_ip
+            metadata = node.metadata(
+                node_metadata.ApplyTimeValues(
                     ssh_authorized_keys=props.ssh_authorized_keys,
                     api_key_secret_id=props.api_key_secret_id,
                     head_ip=head_ip,
-                ),
+                )
             )
             self.instances.append(
                 oci.CoreInstance(
                     self,
-                    f"node_{index}",
+                    f"node_{node.index}",
                     oci.CoreInstanceArgs(
                         availability_domain=props.availability_domain,
                         compartment_id=props.compartment_id,
                         shape=shape.name,
-                        display_name=f"{spec.name}-node-{index}",
+                        display_name=node.display_name,
                         fault_domain=nodes.fault_domain,
                         create_vnic_details=oci.CreateVnicDetails(
                             subnet_id=props.subnet_id,
                             assign_public_ip="false",
                             nsg_ids=[props.nsg_id],
-                            hostname_label=f"node{index}",
+                            hostname_label=node.hostname,
                         ),
                         source_details=oci.InstanceSourceDetails(
                             source_id=image_id,
@@ -84,17 +74,17 @@ class NodeGroup(Construct):
                         agent_config=_agent_config(shape.vendor),
                         launch_options=None if shape.bare_metal else oci.ENCRYPT_IN_TRANSIT,
                         freeform_tags={
-                            "gpuform-stack": spec.name,
-                            "gpuform-role": "head" if head == index else "worker",
-                            "gpuform-node-index": str(index),
-                            "gpuform-replica": str(index // settings.pipeline_parallel_size),
+                            "gpuform-stack": node.stack,
+                            "gpuform-role": node.role,
+                            "gpuform-node-index": str(node.index),
+                            "gpuform-replica": str(node.replica),
                         },
                     ),
                     ignore_changes=() if nodes.image.ocid else IGNORE_IMAGE_DRIFT,
                 )
             )
 
-        self.heads = [i for n, i in enumerate(self.instances) if settings.is_head(n)]
+        self.heads = [self.instances[n.index] for n in props.plan if n.role == "head"]
         """One per replica: the nodes that serve the API."""
 
 

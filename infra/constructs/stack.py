@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..sizing.settings import EngineSettings
+from ..node_plan import NodePlan
 from ..specs import StackSpec
 from ..tf import oci
 from ..tf.cdk import (
@@ -29,7 +29,7 @@ def state_path(stack: str) -> str:
 class GpuStack(TerraformStack):
     """A stack spec synthesized to Terraform; OCIDs and secrets stay Terraform variables."""
 
-    def __init__(self, scope: Construct, spec: StackSpec, settings: EngineSettings) -> None:
+    def __init__(self, scope: Construct, spec: StackSpec, plan: tuple[NodePlan, ...]) -> None:
         super().__init__(scope, spec.name)
         LocalBackend(self, path=state_path(spec.name))
         tenancy = self._var("tenancy_ocid", "OCID of the tenancy (dynamic groups live there).")
@@ -65,7 +65,7 @@ class GpuStack(TerraformStack):
             "cluster",
             GpuClusterProps(
                 stack=spec,
-                settings=settings,
+                plan=plan,
                 tenancy_id=tenancy,
                 compartment_id=compartment,
                 ssh_authorized_keys=ssh_key,
@@ -75,6 +75,15 @@ class GpuStack(TerraformStack):
         ips = [i.private_ip for i in cluster.nodes.instances]
         user = cluster.node_user
         self._out("node_private_ips", ips, "Private IPs of the GPU nodes, head first.")
+        self._out(
+            "nodes",
+            [
+                {**_node_output(n), "private_ip": i.private_ip}
+                for n, i in zip(plan, cluster.nodes.instances, strict=True)
+            ],
+            "The node plan (index, name, role, replica, head, steps) with each private IP.",
+        )
+        self._out("ssh_user", user, "Login user of the GPU nodes' image (the bastion's is opc).")
         self._out("bastion_public_ip", cluster.bastion.public_ip, "The bastion's public IP.")
         self._out("endpoint_url", cluster.endpoint.url, "OpenAI-compatible base URL.")
         self._out(
@@ -90,3 +99,11 @@ class GpuStack(TerraformStack):
 
     def _out(self, name: str, value: object, description: str) -> None:
         TerraformOutput(self, name, value=value, description=description)
+
+
+def _node_output(n: NodePlan) -> dict[str, object]:
+    """What day-2 commands read of a node from `terraform output -json nodes`."""
+    d = n.as_dict()
+    return {
+        k: d[k] for k in ("index", "name", "hostname", "role", "replica", "head", "ray_role")
+    } | {"steps": d["steps"]}

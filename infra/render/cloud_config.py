@@ -1,58 +1,81 @@
-"""Public rendering API: a node's files and the #cloud-config that writes and starts them."""
+"""Public rendering API: a node's files, the #cloud-config that writes and starts them, and
+the gzip-compressed user_data OCI carries."""
 
 from __future__ import annotations
 
-from ..sizing.settings import EngineSettings
-from ..specs import StackSpec
-from .context import NodeContext, build_context
-from .files import TARGET, NodeFile, engine_deps, node_files, step_units, unit_names
+import base64
+import gzip
+
+from ..errors import UserError
+from .context import NodeContext
 from .jinja import environment
+from .steps import TARGET, NodeFile, node_files, steps_for, unit_deps
 
 CLOUD_CONFIG_TEMPLATE = "cloud-config.yaml.j2"
 
-#: OCI caps an instance's metadata at 32,000 bytes and user_data travels base64-encoded
-#: (4/3 larger) beside the other keys, so a rendered cloud-config must stay below this.
-MAX_CLOUD_CONFIG_BYTES = 22_000
+#: OCI caps an instance's metadata (every key, user_data included) at 32,000 bytes
+#: (oracle/terraform-provider-oci website/docs/r/core_instance.html.markdown, `metadata`).
+OCI_METADATA_LIMIT = 32_000
+#: Room kept for the other keys: SSH public keys (an RSA-4096 key is ~750 bytes), OCIDs, IPs.
+OTHER_KEYS_RESERVE = 4_000
+#: The most base64 user_data a node may carry; past it, synth refuses the node.
+MAX_USER_DATA_B64 = OCI_METADATA_LIMIT - OTHER_KEYS_RESERVE
 
 
-def _render_files(ctx: NodeContext) -> list[tuple[NodeFile, str]]:
+def _render_file(ctx: NodeContext, f: NodeFile) -> str:
+    template = environment().get_template(f.template)
+    if f.step is None:  # gpuform.target
+        return template.render(steps=[s.unit for s in steps_for(ctx)])
+    variables = ctx.parts(f.step.reads)
+    variables["unit"] = unit_deps(f.step, steps_for(ctx))
+    return template.render(variables)
+
+
+def render_files(ctx: NodeContext) -> dict[str, str]:
+    """Every file node `ctx`'s cloud-config writes: absolute path -> content."""
+    return {f.path: _render_file(ctx, f) for f in node_files(ctx)}
+
+
+def render_cloud_config(ctx: NodeContext) -> str:
+    """The full `#cloud-config` of node `ctx`, as text."""
     files = node_files(ctx)
-    deps = engine_deps(files)
-    env = environment()
-    steps = step_units(files)
-    return [
-        (f, env.get_template(f.template).render(ctx=ctx, deps=deps, steps=steps)) for f in files
-    ]
-
-
-def render_node_files(
-    stack: StackSpec, node_index: int, settings: EngineSettings
-) -> dict[str, str]:
-    """Every file node `node_index`'s cloud-config writes: absolute path -> content."""
-    ctx = build_context(stack, node_index, settings)
-    return {f.path: content for f, content in _render_files(ctx)}
-
-
-def render_cloud_config(stack: StackSpec, node_index: int, settings: EngineSettings) -> str:
-    """The full `#cloud-config` user-data of node `node_index` of `stack`."""
-    ctx = build_context(stack, node_index, settings)
-    rendered = _render_files(ctx)
-    files = tuple(f for f, _ in rendered)
-    text = (
+    units = [f.path.rsplit("/", 1)[1] for f in files if f.path.startswith(ctx.paths.units + "/")]
+    return (
         environment()
         .get_template(CLOUD_CONFIG_TEMPLATE)
         .render(
-            ctx=ctx,
-            files=[(f, content) for f, content in rendered],
-            units=unit_names(files),
+            node=ctx.node,
+            host=ctx.host,
+            engine=ctx.engine,
+            files=[(f, _render_file(ctx, f)) for f in files],
+            units=units,
             target=TARGET,
         )
     )
-    size = len(text.encode())
-    if size > MAX_CLOUD_CONFIG_BYTES:
-        raise ValueError(
-            f"cloud-config of {stack.name} node {node_index} is {size} bytes, over the "
-            f"{MAX_CLOUD_CONFIG_BYTES}-byte budget OCI's 32,000-byte metadata cap leaves; "
-            "shorten the templates or extra_args"
+
+
+def compress(cloud_config: str) -> bytes:
+    """user_data as OCI gets it: gzip, which cloud-init detects and unpacks by its magic bytes.
+
+    cloud-init (cloudinit/user_data.py, convert_string -> util.decomp_gzip) unpacks gzip
+    user-data from any datasource, OCI's and NoCloud's alike. mtime=0 keeps synth byte-identical.
+    """
+    return gzip.compress(cloud_config.encode(), compresslevel=9, mtime=0)
+
+
+def user_data_b64(ctx: NodeContext) -> str:
+    """The base64 user_data of node `ctx`; UserError when it would not fit OCI's metadata."""
+    text = render_cloud_config(ctx)
+    b64 = base64.b64encode(compress(text)).decode()
+    if len(b64) > MAX_USER_DATA_B64:
+        raise UserError(
+            f"stack {ctx.node.stack!r} node {ctx.node.index}: user_data is {len(b64)} bytes "
+            f"(gzip, base64), over the {MAX_USER_DATA_B64} OCI's {OCI_METADATA_LIMIT}-byte "
+            "metadata cap leaves it; shorten engine.extra_args or drop a step"
         )
-    return text
+    return b64
+
+
+def decode_user_data(b64: str) -> str:
+    """The cloud-config inside a node's base64 user_data (for reviewers and tests)."""
+    return gzip.decompress(base64.b64decode(b64)).decode()

@@ -1,36 +1,25 @@
 """The typed context templates render from: every decision about a node is made here.
 
-Templates only lay out shell, systemd and YAML around these values; they hold no policy.
+The context is cut into parts (node, host, paths, limits, metadata, engine, api_key); a step
+declares the parts its templates read and is rendered with those alone, so a template that
+reaches for anything else fails under StrictUndefined. Templates only lay out shell, systemd
+and YAML around these values; they hold no policy.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from .. import node_metadata
 from ..catalog.shapes import Vendor
+from ..engines import RAY_PORT, ApiKeySupport, EngineCommand, EngineKind, ServeInputs, driver
 from ..sizing.settings import EngineSettings
-from ..specs import EngineKind, StackSpec
-from .engines import (
-    API_KEY_SUPPORT,
-    CONTAINER_CACHE,
-    RAY_PORT,
-    ApiKeySupport,
-    EngineCommand,
-    engine_command,
-)
+from ..specs import StackSpec
 
 PackageManager = Literal["dnf", "apt"]
+Part = Literal["node", "host", "paths", "limits", "metadata", "engine", "api_key"]
 
-LIB = "/usr/local/lib/gpuform"
-ETC = "/etc/gpuform"
-STATE = "/var/lib/gpuform"
-LOGS = "/var/log/gpuform"
-UNITS = "/etc/systemd/system"
-
-IMDS_URL = "http://169.254.169.254/opc/v2/instance/metadata"
-LOCALDISK = "/mnt/localdisk"
 CONTAINER_NAME = "gpuform-engine"
 
 # AMD GPUs reach containers as device nodes; ROCm needs the video/render groups, and its
@@ -41,18 +30,80 @@ _AMD_FLAGS = (
 )  # fmt: skip
 _NVIDIA_FLAGS = ("--gpus", "all", "--ipc=host")
 
-#: Bounded waits (seconds). Weights of DeepSeek-class models take tens of minutes to fetch.
-IMDS_TIMEOUT_S = 120
-READY_TIMEOUT_S = 5400
-SERVER_UP_TIMEOUT_S = 600
-IMAGE_PULL_TIMEOUT_S = 2400
-MODEL_PULL_TIMEOUT_S = 5400
 
-#: The engine restarts after a crash, but at most this many starts in this window; then the
-#: unit fails for good instead of looping quietly.
-RESTART_SEC = 30
-START_LIMIT_BURST = 4
-START_LIMIT_INTERVAL_S = 10800
+@dataclass(frozen=True)
+class NodePart:
+    """Which node this is, and its place in its replica."""
+
+    stack: str
+    index: int
+    count: int
+    rank: int
+    """Place inside its replica; 0 is the replica's head."""
+    replica_nodes: int
+    """Nodes this node's replica spans; above 1 the nodes rendezvous at the head."""
+
+    @property
+    def is_head(self) -> bool:
+        """Head of its replica: serves the API (and, multi-node, leads Ray or SGLang)."""
+        return self.rank == 0
+
+
+@dataclass(frozen=True)
+class HostPart:
+    """The machine: shape, GPUs, disks and the image's package manager."""
+
+    shape: str
+    vendor: Vendor
+    gpus: int
+    package_manager: PackageManager
+    nvme_drives: int
+
+
+@dataclass(frozen=True)
+class PathsPart:
+    """Where gpuform keeps its files on the node."""
+
+    lib: str = "/usr/local/lib/gpuform"
+    etc: str = "/etc/gpuform"
+    state: str = "/var/lib/gpuform"
+    logs: str = "/var/log/gpuform"
+    units: str = "/etc/systemd/system"
+    localdisk: str = "/mnt/localdisk"
+    imds_url: str = "http://169.254.169.254/opc/v2/instance/metadata"
+
+    @property
+    def node_env(self) -> str:
+        return f"{self.etc}/node.env"
+
+    @property
+    def ready_file(self) -> str:
+        return f"{self.state}/ready"
+
+    @property
+    def cache_localdisk(self) -> str:
+        return f"{self.localdisk}/gpuform/cache"
+
+    @property
+    def cache_boot(self) -> str:
+        return f"{self.state}/cache"
+
+
+@dataclass(frozen=True)
+class LimitsPart:
+    """Bounded waits (seconds) and the engine's restart limit."""
+
+    imds_timeout_s: int = 120
+    # Weights of DeepSeek-class models take tens of minutes to fetch.
+    ready_timeout_s: int = 5400
+    server_up_timeout_s: int = 600
+    image_pull_timeout_s: int = 2400
+    model_pull_timeout_s: int = 5400
+    # The engine restarts after a crash, but at most start_limit_burst times in the interval;
+    # then the unit fails for good instead of looping quietly.
+    restart_sec: int = 30
+    start_limit_burst: int = 4
+    start_limit_interval_s: int = 10800
 
 
 @dataclass(frozen=True)
@@ -65,7 +116,7 @@ class MetadataKey:
 
 
 @dataclass(frozen=True)
-class ApiKeyContext:
+class ApiKeyPart:
     """Where the API key goes on the node; the key itself never passes through here."""
 
     secret_id_key: str
@@ -75,7 +126,7 @@ class ApiKeyContext:
 
 
 @dataclass(frozen=True)
-class EngineContext:
+class EnginePart:
     """The engine container of one node."""
 
     kind: EngineKind
@@ -88,55 +139,30 @@ class EngineContext:
     model: str
     ray_port: int
     ollama_tag: str | None
-    """The tag to pull once the Ollama server is up; None for other engines."""
+    """The tag to pull once the server is up (engines that pull through the server)."""
+    api_key_unsupported: bool
+    """The stack asks for a key but the engine has no way to enforce one (Ollama)."""
+
+    @property
+    def ready_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1/models"
 
 
 @dataclass(frozen=True)
 class NodeContext:
-    """Everything a node's cloud-config, scripts and units are rendered from."""
+    """Everything a node's cloud-config, scripts and units are rendered from, in parts."""
 
-    stack_name: str
-    node_index: int
-    node_count: int
-    is_head: bool
-    """Head of its replica: serves the API (and, multi-node, leads Ray or SGLang)."""
-    pipeline_nodes: int
-    """Nodes this node's replica spans; above 1 the nodes rendezvous at the head."""
-    shape: str
-    vendor: Vendor
-    gpus: int
-    package_manager: PackageManager
-    nvme_drives: int
-    cache_localdisk: str
-    cache_boot: str
-    metadata_keys: tuple[MetadataKey, ...]
-    api_key: ApiKeyContext | None
-    api_key_unsupported: bool
-    """The stack asks for a key but the engine has no way to enforce one (Ollama)."""
-    engine: EngineContext
-    ready_url: str
-    lib: str = LIB
-    etc: str = ETC
-    state: str = STATE
-    logs: str = LOGS
-    imds_url: str = IMDS_URL
-    localdisk: str = LOCALDISK
-    imds_timeout_s: int = IMDS_TIMEOUT_S
-    ready_timeout_s: int = READY_TIMEOUT_S
-    server_up_timeout_s: int = SERVER_UP_TIMEOUT_S
-    image_pull_timeout_s: int = IMAGE_PULL_TIMEOUT_S
-    model_pull_timeout_s: int = MODEL_PULL_TIMEOUT_S
-    restart_sec: int = RESTART_SEC
-    start_limit_burst: int = START_LIMIT_BURST
-    start_limit_interval_s: int = START_LIMIT_INTERVAL_S
+    node: NodePart
+    host: HostPart
+    engine: EnginePart
+    metadata: tuple[MetadataKey, ...]
+    api_key: ApiKeyPart | None
+    paths: PathsPart = field(default_factory=PathsPart)
+    limits: LimitsPart = field(default_factory=LimitsPart)
 
-    @property
-    def node_env(self) -> str:
-        return f"{self.etc}/node.env"
-
-    @property
-    def ready_file(self) -> str:
-        return f"{self.state}/ready"
+    def parts(self, names: tuple[Part, ...]) -> dict[str, object]:
+        """The named parts, as template variables."""
+        return {n: getattr(self, n) for n in names}
 
 
 def _metadata_keys() -> tuple[MetadataKey, ...]:
@@ -149,6 +175,7 @@ def _metadata_keys() -> tuple[MetadataKey, ...]:
 
 def build_context(stack: StackSpec, node_index: int, settings: EngineSettings) -> NodeContext:
     """Decide everything about node `node_index` of `stack` with `settings`."""
+    topo = settings.topology
     # settings.nodes, not nodes.count: the planner picks the count a stack leaves unset, and
     # Terraform creates exactly settings.nodes instances.
     if not 0 <= node_index < settings.nodes:
@@ -157,44 +184,57 @@ def build_context(stack: StackSpec, node_index: int, settings: EngineSettings) -
             f"{settings.nodes} node(s); use 0..{settings.nodes - 1}"
         )
     shape = stack.nodes.shape_info
-    command = engine_command(stack, settings, node_index)
-    support = API_KEY_SUPPORT[stack.engine.kind]
+    drv = driver(stack.engine.kind)
+    port = stack.engine.serve_port
+    command = drv.command(
+        ServeInputs(
+            model_id=stack.model.id,
+            revision=stack.model.revision,
+            port=port,
+            topology=topo,
+            node_index=node_index,
+            max_model_len=settings.max_model_len,
+            memory_fraction=settings.gpu_memory_fraction,
+            extra_args=stack.engine.extra_args,
+        )
+    )
     wants_key = stack.endpoint.require_api_key and command.serves_http
     keys = _metadata_keys()
     secret = next(m for m in keys if m.key == node_metadata.API_KEY_SECRET_ID)
-    port = stack.engine.serve_port
-    engine = EngineContext(
-        kind=stack.engine.kind,
-        image=stack.image_ref,
-        port=port,
-        container_name=CONTAINER_NAME,
-        gpu_flags=_AMD_FLAGS if shape.vendor == "amd" else _NVIDIA_FLAGS,
-        container_cache=CONTAINER_CACHE[stack.engine.kind],
-        command=command,
-        model=stack.model.id,
-        ray_port=RAY_PORT,
-        ollama_tag=stack.model.id if stack.engine.kind == "ollama" else None,
-    )
+    paths = PathsPart()
     return NodeContext(
-        stack_name=stack.name,
-        node_index=node_index,
-        node_count=settings.nodes,
-        is_head=settings.is_head(node_index),
-        pipeline_nodes=settings.pipeline_parallel_size,
-        shape=shape.name,
-        vendor=shape.vendor,
-        gpus=shape.gpus,
-        package_manager=stack.nodes.image.package_manager,
-        nvme_drives=shape.nvme_drives,
-        cache_localdisk=f"{LOCALDISK}/gpuform/cache",
-        cache_boot=f"{STATE}/cache",
-        metadata_keys=keys,
+        node=NodePart(
+            stack=stack.name,
+            index=node_index,
+            count=settings.nodes,
+            rank=topo.rank(node_index),
+            replica_nodes=topo.nodes_per_replica,
+        ),
+        host=HostPart(
+            shape=shape.name,
+            vendor=shape.vendor,
+            gpus=shape.gpus,
+            package_manager=stack.nodes.image.package_manager,
+            nvme_drives=shape.nvme_drives,
+        ),
+        engine=EnginePart(
+            kind=drv.kind,
+            image=stack.image_ref,
+            port=port,
+            container_name=CONTAINER_NAME,
+            gpu_flags=_AMD_FLAGS if shape.vendor == "amd" else _NVIDIA_FLAGS,
+            container_cache=drv.container_cache,
+            command=command,
+            model=stack.model.id,
+            ray_port=RAY_PORT,
+            ollama_tag=stack.model.id if drv.pulls_model else None,
+            api_key_unsupported=wants_key and drv.api_key is None,
+        ),
+        metadata=keys,
         api_key=(
-            ApiKeyContext(secret.key, secret.var, f"{ETC}/api-key.env", support)
-            if wants_key and support is not None
+            ApiKeyPart(secret.key, secret.var, f"{paths.etc}/api-key.env", drv.api_key)
+            if wants_key and drv.api_key is not None
             else None
         ),
-        api_key_unsupported=wants_key and support is None,
-        engine=engine,
-        ready_url=f"http://127.0.0.1:{port}/v1/models",
+        paths=paths,
     )

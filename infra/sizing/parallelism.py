@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from ..catalog.shapes import Shape
-from ..specs.engine import EngineKind
+from ..engines import EngineKind, driver
 from .architecture import Architecture
-from .memory import ENGINES
 
 MAX_NODES = 16
 """The most nodes a plan spreads one replica over; beyond that, plan a cluster by hand."""
@@ -14,11 +13,11 @@ MAX_NODES = 16
 def valid_tps(a: Architecture, engine: EngineKind, gpus: int) -> list[int]:
     """Tensor-parallel sizes the engine accepts for this model on `gpus` GPUs, smallest first.
 
-    vLLM, SGLang and TGI split attention heads evenly, so TP must divide the head count, and
-    KV heads must split evenly or be replicated whole. Ollama does not tensor-parallelize: it
-    puts a model on one GPU if it fits, else spreads its layers over all of them.
+    Engines that split attention heads need TP to divide the head count, and KV heads to
+    split evenly or be replicated whole. One that does not (Ollama) puts a model on one GPU if
+    it fits, else spreads its layers over all of them.
     """
-    if engine == "ollama":
+    if not driver(engine).tensor_parallel:
         return sorted({1, gpus})
     return [
         t
@@ -32,8 +31,8 @@ def tp_problem(a: Architecture, engine: EngineKind, tp: int, gpus: int) -> str |
     if tp > gpus:
         return f"TP {tp} exceeds the {gpus} GPUs of one node"
     if tp not in valid_tps(a, engine, gpus):
-        if engine == "ollama":
-            return f"Ollama uses 1 GPU or all {gpus}, not {tp}"
+        if not driver(engine).tensor_parallel:
+            return f"{engine} uses 1 GPU or all {gpus}, not {tp}"
         return (
             f"TP {tp} does not divide the model's {a.attention_heads} attention heads "
             f"({a.kv_heads} KV heads); use one of {valid_tps(a, engine, gpus)}"
@@ -47,13 +46,13 @@ def expert_parallel(a: Architecture, engine: EngineKind, tp: int) -> int:
     EP moves whole experts instead of slicing each one; memory per GPU is the same, but it
     avoids tiny per-GPU expert matrices (DeepSeek's recipe). TGI and Ollama have no EP.
     """
-    if a.moe is None or engine not in ("vllm", "sglang") or tp == 1:
+    if a.moe is None or not driver(engine).expert_parallel or tp == 1:
         return 1
     return tp if a.moe.routed_experts % tp == 0 else 1
 
 
 def max_nodes(shape: Shape, engine: EngineKind) -> int:
     """Nodes one replica may span: only over RDMA, and only with an engine that pipelines."""
-    if not shape.rdma or not ENGINES[engine].multi_node:
+    if not shape.rdma or not driver(engine).multi_node:
         return 1
     return MAX_NODES

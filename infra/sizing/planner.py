@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from ..catalog.shapes import Shape, get_shape, shapes
-from ..specs.engine import EngineKind
+from ..engines import EngineKind, Topology, driver
+from ..errors import UserError
 from .catalog import ModelRef
 from .cost import usd_per_hour
 from .finetune import (
@@ -19,7 +20,6 @@ from .finetune import (
 )
 from .finetune import activation_bytes as train_activation_bytes
 from .memory import (
-    ENGINES,
     GB,
     activation_bytes,
     kv_bytes_per_token,
@@ -37,14 +37,17 @@ MIN_CONTEXT = 4096
 """A plan must hold at least one sequence this long (or the model's maximum, if shorter)."""
 
 
-class PlanError(ValueError):
-    """A request that is malformed (not merely too big): bad TP, context past the model's limit."""
+@dataclass(frozen=True)
+class Labels:
+    """How the user wrote each request field, so a refusal names what they typed."""
 
-    def __init__(self, field: str, value: object, fix: str) -> None:
-        self.field = field
-        self.value = value
-        self.fix = fix
-        super().__init__(f"{field} = {value!r}: {fix}")
+    tp: str = "--tp"
+    context: str = "--context"
+    nodes: str = "--nodes"
+    precision: str = "--precision"
+
+
+CLI_LABELS = Labels()
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class Request:
     context: int | None = None
     memory_fraction: float | None = None
     batch: int = 1
+    labels: Labels = CLI_LABELS
 
     @property
     def engine_kind(self) -> EngineKind:
@@ -78,8 +82,8 @@ class Request:
             return self.precision
         if self.model.tag_precision is not None:
             return self.model.tag_precision
-        if self.engine_kind == "ollama":
-            return "int4"  # Ollama's default pull is Q4_K_M
+        if driver(self.engine_kind).gguf:
+            return "int4"  # a GGUF engine's default pull is Q4_K_M
         return self.model.model.native_precision
 
 
@@ -116,6 +120,8 @@ class Plan:
     multi_node: bool
     offload: bool = False
     host_memory_gb_per_node: float = 0.0
+    topology: Topology | None = None
+    """How the engine lays out one replica (serving plans only)."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,8 +131,8 @@ class Plan:
         if self.task != "serve":
             gpus = self.nodes * self.gpus_per_node
             return f"{self.nodes} x {self.shape} (ZeRO-3 over {gpus} GPUs)"
-        par = f"TP {self.tp}" + (f", PP {self.pp}" if self.pp > 1 else "")
-        return f"{self.nodes} x {self.shape} ({par})"
+        assert self.topology is not None
+        return f"{self.nodes} x {self.shape} ({self.topology.describe()})"
 
 
 @dataclass(frozen=True)
@@ -142,25 +148,24 @@ def _gb(n: float) -> float:
     return round(n / GB, 1)
 
 
-def _serve(req: Request, p: ParamCount, shape: Shape, nodes: int, tp: int, context: int) -> Plan:
+def _serve(
+    req: Request, p: ParamCount, shape: Shape, nodes: int, gpus_per_node: int, context: int
+) -> Plan:
     a = req.model.model.arch
     engine = req.engine_kind
-    e = ENGINES[engine]
+    e = driver(engine).memory
     precision = req.chosen_precision
-    ollama = engine == "ollama"
-    pp = 1 if ollama else nodes
-    # Ollama's "GPUs per replica" split whole layers, not heads.
-    tp_eff, layer_split = (1, tp) if ollama else (tp, 1)
-    gpus = tp * pp
-    reason = ""
+    topo = _topology(req, nodes, gpus_per_node)
+    gpus = topo.gpus_per_replica
+    reason = _topology_problem(req, topo)
     try:
         weights = weight_bytes(p, precision, engine, req.model.gguf_quant)
     except ValueError as err:
-        weights, reason = 0, str(err)
+        weights, reason = 0, reason or str(err)
     kv_token = kv_bytes_per_token(a, engine)
-    kv_gpu = kv_bytes_per_token_per_gpu(a, engine, tp_eff, pp, layer_split)
+    kv_gpu = kv_bytes_per_token_per_gpu(a, engine, topo)
     w_gpu = math.ceil(weights / gpus)
-    act = activation_bytes(a, engine, tp_eff)
+    act = activation_bytes(a, engine, topo.tp)
     ovh = overhead_bytes(engine)
     frac = req.memory_fraction or e.default_fraction(shape.gpu_memory_gb)
     mem = shape.gpu_memory_gb * GB
@@ -192,9 +197,9 @@ def _serve(req: Request, p: ParamCount, shape: Shape, nodes: int, tp: int, conte
         shape=shape.name,
         nodes=nodes,
         gpus_per_node=shape.gpus,
-        tp=tp,
-        pp=pp,
-        ep=expert_parallel(a, engine, tp_eff),
+        tp=topo.tp,
+        pp=topo.pp,
+        ep=topo.ep,
         precision=precision,
         engine=engine,
         weights_gb=_gb(weights),
@@ -204,12 +209,31 @@ def _serve(req: Request, p: ParamCount, shape: Shape, nodes: int, tp: int, conte
         kv_tokens=kv_tokens,
         context=context,
         concurrent_seqs=kv_tokens // context if context else 0,
-        memory_fraction=frac if engine in ("vllm", "sglang") else None,
+        memory_fraction=frac if e.reports_fraction else None,
         usd_per_hour=usd_per_hour(shape, nodes),
         fits=not reason,
         reason=reason,
         multi_node=nodes > 1,
+        topology=topo,
     )
+
+
+def _topology(req: Request, nodes: int, gpus_per_node: int) -> Topology:
+    """The engine's layout of one replica, with EP where the model and engine allow it."""
+    engine = req.engine_kind
+    topo = driver(engine).topology(gpus_per_node, nodes)
+    return replace(topo, ep=expert_parallel(req.model.model.arch, engine, topo.tp))
+
+
+def _topology_problem(req: Request, topo: Topology) -> str:
+    """Why the engine cannot split this model so (a TP group spanning nodes must divide heads)."""
+    a = req.model.model.arch
+    if topo.tp > 1 and a.attention_heads % topo.tp:
+        return (
+            f"{req.engine_kind} splits attention heads over TP {topo.tp}, which does not divide "
+            f"the model's {a.attention_heads} heads"
+        )
+    return ""
 
 
 def _train(req: Request, p: ParamCount, shape: Shape, nodes: int, seq: int) -> Plan:
@@ -271,37 +295,43 @@ def _context(req: Request) -> int:
     a = req.model.model.arch
     if req.context is not None:
         if req.context > a.max_position_embeddings:
-            raise PlanError(
-                "context",
+            raise UserError.at(
+                req.labels.context,
                 req.context,
                 f"{req.model.model.name} handles at most {a.max_position_embeddings} tokens "
                 "(max_position_embeddings); ask for that or less",
             )
         return req.context
-    default = ENGINES[req.engine_kind].default_context or MIN_CONTEXT
+    default = driver(req.engine_kind).memory.default_context or MIN_CONTEXT
     return min(default, a.max_position_embeddings)
 
 
 def _check(req: Request) -> None:
     if req.task != "serve" and req.tp is not None:
-        raise PlanError(
-            "tp", req.tp, "fine-tuning shards with ZeRO-3 over every GPU; drop --tp for it"
+        raise UserError.at(
+            req.labels.tp, req.tp, "fine-tuning shards with ZeRO-3 over every GPU; drop --tp for it"
         )
     if req.task == "qlora" and req.precision not in (None, "int4"):
-        raise PlanError("precision", req.precision, "QLoRA trains on a 4-bit base; use int4")
+        raise UserError.at(
+            req.labels.precision, req.precision, "QLoRA trains on a 4-bit base; use int4"
+        )
     if req.task in ("full", "lora") and req.precision not in (None, "bf16", "fp16"):
-        raise PlanError(
-            "precision", req.precision, f"{req.task} trains in 16 bit; use bf16, or --task qlora"
+        raise UserError.at(
+            req.labels.precision,
+            req.precision,
+            f"{req.task} trains in 16 bit; use bf16, or --task qlora",
         )
     e = req.engine_kind
     serving = req.task == "serve"
-    if serving and req.nodes is not None and req.nodes > 1 and not ENGINES[e].multi_node:
-        raise PlanError("nodes", req.nodes, f"{e} serves from one node; use 1, or vllm/sglang")
+    if serving and req.nodes is not None and req.nodes > 1 and not driver(e).multi_node:
+        raise UserError.at(
+            req.labels.nodes, req.nodes, f"{e} serves from one node; use 1, or vllm/sglang"
+        )
     layers = req.model.model.arch.layers
     if serving and req.nodes is not None and req.nodes > layers:
         # Each pipeline stage needs at least one layer; engines refuse more stages than layers.
-        raise PlanError(
-            "nodes",
+        raise UserError.at(
+            req.labels.nodes,
             req.nodes,
             f"{req.model.model.name} has {layers} layers, so one pipeline spans at most {layers} "
             "nodes; use fewer (a second replica is a second stack)",
@@ -320,9 +350,9 @@ def _for_shape(req: Request, p: ParamCount, shape: Shape, context: int) -> Plan:
     if req.tp is not None:
         problem = tp_problem(a, engine, req.tp, shape.gpus)
         if problem:
-            raise PlanError("tp", req.tp, problem)
+            raise UserError.at(req.labels.tp, req.tp, problem)
         tps = [req.tp]
-    elif engine == "ollama":
+    elif not driver(engine).tensor_parallel:
         tps = valid_tps(a, engine, shape.gpus)  # one GPU if the model fits there, else all
     else:
         tps = [max(valid_tps(a, engine, shape.gpus))]  # use the whole node you pay for
@@ -341,7 +371,7 @@ def _for_shape(req: Request, p: ParamCount, shape: Shape, context: int) -> Plan:
 def plan(req: Request) -> Result:
     """Plan `req` on every shape (or the one asked for) and choose the cheapest that fits.
 
-    Ties go to the longer context, then to fewer nodes. Raises PlanError for a malformed
+    Ties go to the longer context, then to fewer nodes. Raises UserError for a malformed
     request; a request that is merely too big comes back with `chosen` None.
     """
     _check(req)
@@ -369,7 +399,7 @@ def nearest(req: Request) -> Plan | None:
     for t in tries:
         try:
             chosen = plan(t).chosen
-        except PlanError:
+        except UserError:
             continue
         if chosen is not None:
             return chosen

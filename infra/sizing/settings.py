@@ -5,44 +5,40 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import NoReturn
 
-from ..specs import SpecError, StackSpec
+from ..engines import Topology, driver
+from ..errors import UserError
+from ..specs import StackSpec
 from .catalog import UnknownModel, catalog, lookup
-from .planner import PlanError, Request, Result, plan, why_not
+from .planner import Labels, Request, Result, plan, why_not
+
+#: A stack's fields as the user wrote them, for refusals of its plan.
+SPEC_LABELS = Labels(
+    tp="engine.tensor_parallel_size",
+    context="engine.max_model_len",
+    nodes="nodes.count",
+    precision="model.precision",
+)
 
 
 @dataclass(frozen=True)
 class EngineSettings:
     """Resolved sizes for one stack's engine.
 
-    A replica is one copy of the model: `pipeline_parallel_size` nodes with
-    `tensor_parallel_size` GPUs each. A stack of `nodes` nodes runs `nodes // pp` replicas side by
-    side (data parallel), each with its own head node behind the load balancer.
+    `topology` is the planner's layout of one replica (TP, PP, EP, nodes per replica) and how
+    many replicas run side by side (data parallel), each with its own head behind the load
+    balancer. Memory, KV tokens and the engine's flags all come from it.
     """
 
-    tensor_parallel_size: int
-    pipeline_parallel_size: int
-    """Nodes one replica spans."""
-    nodes: int
-    """Nodes the stack creates: replicas x pipeline_parallel_size."""
+    topology: Topology
     max_model_len: int | None
     """None leaves the engine's default (Ollama, or a stack that sets nothing)."""
     gpu_memory_fraction: float | None
     """vLLM's gpu_memory_utilization or SGLang's mem_fraction_static; None keeps the default."""
 
     @property
-    def replicas(self) -> int:
-        return self.nodes // self.pipeline_parallel_size
-
-    def rank(self, node_index: int) -> int:
-        """The node's place inside its replica; 0 is the replica's head."""
-        return node_index % self.pipeline_parallel_size
-
-    def head_of(self, node_index: int) -> int:
-        """Index of the head node of the replica `node_index` belongs to."""
-        return node_index - self.rank(node_index)
-
-    def is_head(self, node_index: int) -> bool:
-        return self.rank(node_index) == 0
+    def nodes(self) -> int:
+        """Nodes the stack creates: replicas x nodes per replica."""
+        return self.topology.nodes
 
 
 def _request(stack: StackSpec) -> Request:
@@ -50,7 +46,7 @@ def _request(stack: StackSpec) -> Request:
         ref = lookup(stack.model.id)
     except UnknownModel:
         known = ", ".join(m.id for m in catalog().values())
-        raise SpecError(
+        raise UserError.at(
             "model.id",
             stack.model.id,
             f"not in the sizing catalog, so no plan can be checked; use one of {known}, "
@@ -62,7 +58,7 @@ def _request(stack: StackSpec) -> Request:
         explicit = "precision" in stack.model.model_fields_set
         same = {precision, implied} <= {"fp16", "bf16"} or precision == implied
         if explicit and not same:
-            raise SpecError(
+            raise UserError.at(
                 "model.precision",
                 precision,
                 f"Ollama tag {ref.ollama_tag} is {ref.gguf_quant} ({implied}); set precision "
@@ -79,58 +75,44 @@ def _request(stack: StackSpec) -> Request:
         tp=stack.engine.tensor_parallel_size,
         context=stack.engine.max_model_len,
         memory_fraction=stack.engine.gpu_memory_utilization,
+        labels=SPEC_LABELS,
     )
 
 
-_FIELDS = {
-    "tp": "engine.tensor_parallel_size",
-    "context": "engine.max_model_len",
-    "nodes": "nodes.count",
-    "precision": "model.precision",
-}
-
-
 def resolve(stack: StackSpec) -> EngineSettings:
-    """Settings for `stack` from the sizing planner; SpecError if it cannot fit.
+    """Settings for `stack` from the sizing planner; UserError if it cannot fit.
 
     Sizes the stack leaves unset (TP, node count, max model length, memory fraction) come
-    from the plan; sizes it sets are checked against it. Ollama keeps its own context default.
-    One replica gets the fewest nodes of the stack's shape that hold the model; a stack that sets
-    more nodes than that runs several replicas, so its count must be a multiple.
+    from the plan; sizes it sets are checked against it. An engine with a context default of
+    its own (Ollama) keeps it. One replica gets the fewest nodes of the stack's shape that
+    hold the model; a stack that sets more nodes than that runs several replicas, so its count
+    must be a multiple.
     """
     req = _request(stack)
     wanted = req.nodes
-    one_replica = _plan(replace(req, nodes=None))
+    one_replica = plan(replace(req, nodes=None))
     chosen = one_replica.chosen
     if chosen is None or (wanted is not None and wanted < chosen.nodes):
         # Plan again at the stack's own count, so the refusal speaks of what the user wrote.
-        _refuse(_plan(req) if wanted is not None else one_replica, req)
-    assert chosen is not None
-    nodes = chosen.nodes
+        _refuse(plan(req) if wanted is not None else one_replica, req)
+    assert chosen is not None and chosen.topology is not None
+    replicas = 1
     if wanted is not None:
         if wanted % chosen.nodes:
-            raise SpecError(
+            raise UserError.at(
                 "nodes.count",
                 wanted,
                 f"one replica of {stack.model.short_name} spans {chosen.nodes} x "
                 f"{stack.nodes.shape}; use a multiple of {chosen.nodes}",
             )
-        nodes = wanted
-    planned_len = None if stack.engine.kind == "ollama" else chosen.max_context
+        replicas = wanted // chosen.nodes
+    keeps_own = driver(stack.engine.kind).memory.default_context is not None
+    planned_len = None if keeps_own else chosen.max_context
     return EngineSettings(
-        tensor_parallel_size=chosen.tp,
-        pipeline_parallel_size=chosen.pp,
-        nodes=nodes,
+        topology=chosen.topology.with_replicas(replicas),
         max_model_len=stack.engine.max_model_len or planned_len,
         gpu_memory_fraction=stack.engine.gpu_memory_utilization or chosen.memory_fraction,
     )
-
-
-def _plan(req: Request) -> Result:
-    try:
-        return plan(req)
-    except PlanError as err:
-        raise SpecError(_FIELDS.get(err.field, err.field), err.value, err.fix) from None
 
 
 def _refuse(result: Result, req: Request) -> NoReturn:
@@ -144,4 +126,4 @@ def _refuse(result: Result, req: Request) -> NoReturn:
         field, value = "nodes.count", req.nodes
     else:
         field, value = "nodes.shape", req.shape
-    raise SpecError(field, value, why_not(result))
+    raise UserError.at(field, value, why_not(result))

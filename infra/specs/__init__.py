@@ -1,9 +1,10 @@
 """Typed specs (pydantic v2) that stack files are written in."""
 
+from ..engines import EngineKind
 from .deployment import Deployment
 from .endpoint import Endpoint
-from .engine import Engine, EngineKind
-from .errors import SpecError, one_line
+from .engine import Engine
+from .errors import one_line
 from .model import Model, Precision
 from .nodes import Image, NodeGroup
 from .stack import StackSpec
@@ -17,7 +18,6 @@ __all__ = [
     "Model",
     "NodeGroup",
     "Precision",
-    "SpecError",
     "StackSpec",
     "one_line",
 ]

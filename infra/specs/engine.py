@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
 
 from pydantic import Field, field_validator
 
+from ..catalog.shapes import Vendor
+from ..engines import EngineKind, driver
 from .base import Spec
-
-EngineKind = Literal["vllm", "sglang", "ollama", "tgi"]
 
 _IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/-]*$")
 _TAG = re.compile(r"^[\w][\w.-]{0,127}$")
-
-# Images the DeepSeek serving guides use; a stack can name any other.
-DEFAULT_IMAGES: dict[tuple[EngineKind, str], tuple[str, str]] = {
-    ("vllm", "nvidia"): ("vllm/vllm-openai", "v0.11.0"),
-    ("vllm", "amd"): ("rocm/vllm", "rocm6.4.1_vllm_0.10.1_20250909"),
-    ("sglang", "nvidia"): ("lmsysorg/sglang", "v0.5.4-cu126"),
-    ("sglang", "amd"): ("lmsysorg/sglang", "v0.5.4-rocm630-mi30x"),
-    ("ollama", "nvidia"): ("ollama/ollama", "0.12.6"),
-    ("ollama", "amd"): ("ollama/ollama", "0.12.6-rocm"),
-    ("tgi", "nvidia"): ("ghcr.io/huggingface/text-generation-inference", "3.3.6"),
-    ("tgi", "amd"): ("ghcr.io/huggingface/text-generation-inference", "3.3.6-rocm"),
-}
-
-DEFAULT_PORTS: dict[EngineKind, int] = {"vllm": 8000, "sglang": 30000, "ollama": 11434, "tgi": 8080}
 
 
 class Engine(Spec):
@@ -63,11 +48,10 @@ class Engine(Spec):
                 raise ValueError("an argument holds a newline or single quote; pass plain tokens")
         return v
 
-    def image_ref(self, vendor: str) -> str:
+    def image_ref(self, vendor: Vendor) -> str:
         """The full image reference `repo:tag`, defaults filled for the GPU vendor."""
-        repo, tag = DEFAULT_IMAGES[(self.kind, vendor)]
-        return f"{self.image or repo}:{self.tag or tag}"
+        return driver(self.kind).image_ref(vendor, self.image, self.tag)
 
     @property
     def serve_port(self) -> int:
-        return self.port or DEFAULT_PORTS[self.kind]
+        return self.port or driver(self.kind).port

@@ -1,18 +1,8 @@
-"""One-line errors for bad specs: the field, the value, and the fix."""
+"""pydantic's validation errors as one line: the spec field, the value, and the fix."""
 
 from __future__ import annotations
 
 from pydantic import ValidationError
-
-
-class SpecError(ValueError):
-    """A spec that cannot become infrastructure; str() is the one line a user sees."""
-
-    def __init__(self, field: str, value: object, fix: str) -> None:
-        self.field = field
-        self.value = value
-        self.fix = fix
-        super().__init__(f"{field} = {value!r}: {fix}")
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:

@@ -9,23 +9,29 @@ hanging or restarting silently.
 
 from __future__ import annotations
 
+from infra.render.steps import STEPS, step
+
 from .collect import LOOP_RESTARTS, NodeReport, UnitState
 
-ENGINE = "gpuform-engine.service"
+ENGINE = step("engine").unit
 
-#: What each step needs beyond IMDS; a step not listed needs neither and must succeed here.
-#: The words are what its failure line must mention so a reader knows what is missing.
-NEEDS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "gpuform-gpu-check.service": ("GPUs", ("GPU",)),
-    "gpuform-localdisk.service": ("local NVMe drives", ("NVMe",)),
-    "gpuform-runtime.service": ("the internet (packages)", ("internet",)),
-    "gpuform-api-key.service": ("the internet (OCI Vault)", ("internet", "PyPI")),
-    ENGINE: ("GPUs and the internet (image pull)", ("image", "GPU", "docker")),
-    "gpuform-model-pull.service": ("the internet (model pull)", ("pull", "engine")),
-    "gpuform-ready.service": ("a serving engine", ("engine",)),
+_NEED_WORDS = {
+    "gpu": "GPUs",
+    "internet": "the internet",
+    "nvme": "local NVMe drives",
+    "secret": "an OCI Vault secret",
+    "engine": "a serving engine",
 }
-#: Steps whose failure here must come from the missing network, not from something else.
-ONLINE = ("gpuform-runtime.service", "gpuform-api-key.service")
+#: What each step needs, from the step registry; a step not listed needs nothing here beyond
+#: IMDS and must succeed. The words are what its failure line must use to say what is missing.
+NEEDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    s.unit: (" and ".join(_NEED_WORDS[n] for n in sorted(s.needs)), s.missing_words)
+    for s in STEPS
+    if s.needs
+}
+#: Steps whose failure here must come from the missing network, not from something else: those
+#: that need nothing but the internet (and a secret fetched over it).
+ONLINE = tuple(s.unit for s in STEPS if "internet" in s.needs and s.needs <= {"internet", "secret"})
 #: What a failed download says, in curl, apt, pip and docker's words.
 NETWORK_ERRORS = (
     "could not resolve",

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.render.context import ETC, LIB, LOGS, STATE
+from infra.render.context import PathsPart
 
 from . import container as ct
 from .plan import NodePlan
@@ -22,7 +22,8 @@ LOOP_RESTARTS = 3
 _SETTLED = {"active", "inactive", "failed"}
 _SHOWN = ("Id", "LoadState", "ActiveState", "SubState", "Result", "NRestarts", "UnitFileState")
 #: Directories gpuform's bootstrap writes to; the overlay's upper layer shows what it wrote.
-WRITTEN_DIRS = (ETC, LIB, STATE, LOGS)
+_PATHS = PathsPart()
+WRITTEN_DIRS = (_PATHS.etc, _PATHS.lib, _PATHS.state, _PATHS.logs)
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,7 @@ def _halt(c: ct.Container, report: NodeReport, timeout_s: float) -> None:
 def _seed(root: Path, plan: NodePlan) -> None:
     seed = root / SEED_DIR
     seed.mkdir(parents=True, exist_ok=True)
-    (seed / "user-data").write_text(plan.user_data)
+    (seed / "user-data").write_bytes(plan.user_data)  # gzip, as OCI ships it
     (seed / "meta-data").write_text(plan.meta_data)
 
 

@@ -1,8 +1,9 @@
 """What one booted node gets: its rendered cloud-config, NoCloud meta-data and IMDS document.
 
-Everything comes from gpuform's own code: the cloud-config from infra.render, the metadata
-keys and their shape from infra.node_metadata (the same call Terraform's NodeGroup makes), so
-the harness never restates a key name. Apply-time values are fakes shaped like the real ones.
+Everything comes from gpuform's node plan (infra.node_plan), the same plan Terraform's
+NodeGroup reads: roles, heads, hostnames, metadata keys and the gzip user_data OCI would carry,
+so the harness never restates a key name or decides a role. Apply-time values are fakes shaped
+like the real ones.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from ipaddress import IPv4Interface
 from typing import Any
 
 from infra import node_metadata
-from infra.render.cloud_config import render_cloud_config, render_node_files
+from infra.node_plan import plan_nodes
 from infra.sizing import settings as sizing
 from infra.specs import StackSpec
 from infra.specs.nodes import Image
@@ -43,22 +44,28 @@ class NodePlan:
     """Index of the head of this node's replica (itself, on a head)."""
     hostname: str
     address: IPv4Interface
-    user_data: str
+    role_name: str
+    """head, or worker"""
+    user_data: bytes
+    """As shipped: the gzip cloud-config Terraform puts in metadata.user_data (base64 there)."""
+    cloud_config: str
     meta_data: str
     document: dict[str, Any]
     """The IMDS v2 instance document (GET /opc/v2/instance/)."""
     files: dict[str, str]
     """Rendered files the cloud-config writes: absolute path -> content."""
+    steps: tuple[str, ...]
+    """The node plan's step units, in boot order."""
     os_note: str
     """How the booted image differs from the stack's, when it does."""
 
     @property
     def units(self) -> tuple[str, ...]:
-        return tuple(sorted(p.rsplit("/", 1)[1] for p in self.files if p.endswith(".service")))
+        return tuple(sorted(self.steps))
 
     @property
     def role(self) -> str:
-        return "head" if self.index == self.head else f"worker of node {self.head}"
+        return "head" if self.role_name == "head" else f"worker of node {self.head}"
 
 
 def booted_stack(stack: StackSpec) -> tuple[StackSpec, str]:
@@ -83,41 +90,35 @@ def addresses(stack: StackSpec, count: int) -> list[IPv4Interface]:
 def plan_stack(stack: StackSpec) -> list[NodePlan]:
     """One plan per node of `stack`, the head first."""
     booted, note = booted_stack(stack)
-    settings = sizing.resolve(booted)
-    # settings.nodes, as Terraform creates them: the planner may size a stack's count.
-    count = settings.nodes
-    addrs = addresses(booted, count)
+    nodes = plan_nodes(booted, sizing.resolve(booted))
+    addrs = addresses(booted, len(nodes))
     plans = []
-    for index in range(count):
-        head = settings.head_of(index)
-        user_data = render_cloud_config(booted, index, settings)
-        hostname = f"node{index}"
+    for node in nodes:
         values = node_metadata.ApplyTimeValues(
             ssh_authorized_keys=FAKE_SSH_KEY,
             api_key_secret_id=FAKE_SECRET_ID if booted.endpoint.require_api_key else "",
             # As Terraform sets it: workers get their replica head's private IP, a head "".
-            head_ip="" if head == index else str(addrs[head].ip),
+            head_ip="" if node.role == "head" else str(addrs[node.head].ip),
         )
-        metadata = node_metadata.instance_metadata(
-            stack=booted.name,
-            node_index=index,
-            node_count=count,
-            user_data_b64=base64.b64encode(user_data.encode()).decode(),
-            values=values,
+        metadata = dict(node.metadata(values))
+        instance_id = (
+            f"ocid1.instance.oc1.iad.gpuformboot{booted.name.replace('-', '')}{node.index}"
         )
-        instance_id = f"ocid1.instance.oc1.iad.gpuformboot{booted.name.replace('-', '')}{index}"
         plans.append(
             NodePlan(
                 stack=booted.name,
-                index=index,
-                count=count,
-                head=head,
-                hostname=hostname,
-                address=addrs[index],
-                user_data=user_data,
-                meta_data=f"instance-id: {instance_id}\nlocal-hostname: {hostname}\n",
-                document=_document(booted, index, instance_id, hostname, dict(metadata)),
-                files=render_node_files(booted, index, settings),
+                index=node.index,
+                count=node.count,
+                head=node.head,
+                hostname=node.hostname,
+                address=addrs[node.index],
+                role_name=node.role,
+                user_data=base64.b64decode(metadata[node_metadata.USER_DATA]),
+                cloud_config=node.cloud_config,
+                meta_data=f"instance-id: {instance_id}\nlocal-hostname: {node.hostname}\n",
+                document=_document(booted, node.index, instance_id, node.hostname, metadata),
+                files=node.files,
+                steps=node.steps,
                 os_note=note,
             )
         )

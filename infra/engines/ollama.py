@@ -1,0 +1,50 @@
+"""Ollama (llama.cpp): one GPU if the model fits there, else whole layers over all of them."""
+
+from __future__ import annotations
+
+from .base import EngineCommand, EngineDriver, MemoryProfile, ServeInputs
+from .topology import Topology
+
+
+def _topology(gpus_per_node: int, nodes: int) -> Topology:
+    # No tensor parallelism: llama.cpp splits whole layers over the GPUs it is given.
+    return Topology(
+        tp=1, pp=1, nodes_per_replica=nodes, gpus_per_node=gpus_per_node, layer_split=gpus_per_node
+    )
+
+
+def _command(s: ServeInputs) -> EngineCommand:
+    # Ollama sizes itself over all visible GPUs; TP and memory fraction have no flag.
+    env: list[tuple[str, str]] = [("OLLAMA_HOST", f"0.0.0.0:{s.port}")]
+    if s.max_model_len is not None:
+        env.append(("OLLAMA_CONTEXT_LENGTH", str(s.max_model_len)))
+    return EngineCommand(("ollama", "serve", *s.extra_args), tuple(env), None, serves_http=True)
+
+
+DRIVER = EngineDriver(
+    kind="ollama",
+    images={"nvidia": ("ollama/ollama", "0.12.6"), "amd": ("ollama/ollama", "0.12.6-rocm")},
+    port=11434,
+    health_path="/",
+    container_cache="/root/.ollama",
+    # No API-key option at all: the endpoint is protected only by api_allowed_cidrs.
+    api_key=None,
+    # num_batch 512, one sequence, default num_ctx 4096, per-head K/V.
+    memory=MemoryProfile(
+        batched_tokens=512,
+        max_seqs=1,
+        runtime_overhead_gb=0.5,
+        mla_latent=False,
+        fraction_covers_activations=True,
+        default_fraction=lambda _gb: 0.95,  # fills what it finds; leave the driver a little
+        default_context=4096,
+        reports_fraction=False,
+    ),
+    multi_node=False,
+    expert_parallel=False,
+    topology=_topology,
+    command=_command,
+    pulls_model=True,
+    gguf=True,
+    tensor_parallel=False,
+)

@@ -1,0 +1,116 @@
+"""The node plan: one typed entry per node of a stack, and the only code that decides them.
+
+Role, replica, head, hostname, metadata keys and steps of every node are decided here, from
+the stack and its resolved settings. Terraform's NodeGroup, the CLI (`gpuform nodes`), the
+boot harness and the day-2 commands all read this plan; none of them computes a node's role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Literal
+
+from . import node_metadata
+from .engines import RayRole
+from .render.cloud_config import render_cloud_config, render_files, user_data_b64
+from .render.context import NodeContext, build_context
+from .render.steps import TARGET, steps_for
+from .sizing.settings import EngineSettings
+from .specs import StackSpec
+
+Role = Literal["head", "worker"]
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    """One node: where it sits in the stack, what it reads at boot, and the steps it runs."""
+
+    stack: str
+    index: int
+    count: int
+    role: Role
+    """A head serves its replica (the API, the Ray head, SGLang's rank 0); a worker joins it."""
+    replica: int
+    rank: int
+    head: int
+    """Index of the head of this node's replica (its own index, on a head)."""
+    hostname: str
+    """The VNIC's hostname label: <hostname>.<subnet>.<vcn>.oraclevcn.com in the VCN's DNS."""
+    display_name: str
+    ray_role: RayRole | None
+    serves_http: bool
+    steps: tuple[str, ...]
+    """Its systemd units, in boot order; gpuform.target wants them all."""
+    metadata_keys: tuple[str, ...]
+    """Instance-metadata keys it reads at boot."""
+    context: NodeContext = field(repr=False, compare=False)
+
+    @cached_property
+    def user_data_b64(self) -> str:
+        """Its gzip cloud-config, base64, as Terraform sets it (UserError if too big)."""
+        return user_data_b64(self.context)
+
+    @property
+    def cloud_config(self) -> str:
+        return render_cloud_config(self.context)
+
+    @property
+    def files(self) -> dict[str, str]:
+        """Files its cloud-config writes: absolute path -> content."""
+        return render_files(self.context)
+
+    def metadata(self, values: node_metadata.ApplyTimeValues) -> Mapping[str, str]:
+        """Its `metadata` map, as Terraform sets it, with the given apply-time values."""
+        return node_metadata.instance_metadata(
+            stack=self.stack,
+            node_index=self.index,
+            node_count=self.count,
+            user_data_b64=self.user_data_b64,
+            values=values,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The plain fields, for JSON (`gpuform nodes --json`, the `nodes` output)."""
+        return {
+            "index": self.index,
+            "name": self.display_name,
+            "hostname": self.hostname,
+            "role": self.role,
+            "replica": self.replica,
+            "rank": self.rank,
+            "head": self.head,
+            "ray_role": self.ray_role,
+            "serves_http": self.serves_http,
+            "steps": list(self.steps),
+            "target": TARGET,
+            "metadata_keys": list(self.metadata_keys),
+        }
+
+
+def plan_nodes(stack: StackSpec, settings: EngineSettings) -> tuple[NodePlan, ...]:
+    """Every node of `stack` with `settings`, head of the first replica first."""
+    topo = settings.topology
+    plans = []
+    for index in range(settings.nodes):
+        ctx = build_context(stack, index, settings)
+        plans.append(
+            NodePlan(
+                stack=stack.name,
+                index=index,
+                count=settings.nodes,
+                role="head" if topo.is_head(index) else "worker",
+                replica=topo.replica(index),
+                rank=topo.rank(index),
+                head=topo.head_of(index),
+                hostname=f"node{index}",
+                display_name=f"{stack.name}-node-{index}",
+                ray_role=ctx.engine.command.ray_role,
+                serves_http=ctx.engine.command.serves_http,
+                steps=tuple(s.unit for s in steps_for(ctx)),
+                metadata_keys=tuple(m.key for m in ctx.metadata),
+                context=ctx,
+            )
+        )
+    return tuple(plans)

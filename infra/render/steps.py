@@ -1,0 +1,192 @@
+"""The step registry: every bootstrap step declared once, and what is derived from it.
+
+A step is one systemd unit plus its scripts. Its declaration says when a node gets it, which
+steps it requires (their failure keeps it from starting), wants (best effort) and orders
+after, what it needs from the world (GPUs, the internet, a secret, local NVMe, ...) and which
+parts of the node context its templates read. The node's files, the units' dependency lines,
+gpuform.target and the boot harness's expectations are all computed from these declarations:
+adding a step is one declaration here plus its templates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from .context import NodeContext, Part
+
+Need = Literal["gpu", "internet", "nvme", "secret", "engine"]
+"""What a step needs beyond the node itself: without it, it fails with one line saying so."""
+
+TARGET = "gpuform.target"
+"""Wants every step: starting it queues all of them in one systemd transaction, so a step that
+fails fast is not pulled in again by a later unit's Requires= (and does not run twice)."""
+
+
+def _always(_: NodeContext) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Step:
+    """One bootstrap step: a unit `gpuform-<name>.service` and its scripts."""
+
+    name: str
+    scripts: tuple[str, ...]
+    reads: tuple[Part, ...]
+    """The context parts its unit and scripts are rendered with (and nothing else)."""
+    requires: tuple[str, ...] = ()
+    """Steps that must succeed first; systemd then logs "Dependency failed" instead of a run."""
+    wants: tuple[str, ...] = ()
+    """Steps to run first when the node has them, whose failure does not stop this one."""
+    system_wants: tuple[str, ...] = ()
+    """System units it wants and orders after (network-online.target)."""
+    system_after: tuple[str, ...] = ()
+    """System units it only orders after."""
+    needs: frozenset[Need] = frozenset()
+    missing_words: tuple[str, ...] = ()
+    """Words its failure line uses to name what is missing (the boot harness checks them)."""
+    when: Callable[[NodeContext], bool] = _always
+
+    @property
+    def unit(self) -> str:
+        return f"gpuform-{self.name}.service"
+
+
+_NET = ("network-online.target",)
+
+#: Every step, in the order a node's cloud-config lists them.
+STEPS: tuple[Step, ...] = (
+    Step(
+        "node-env",
+        ("node-env",),
+        reads=("paths", "limits", "metadata"),
+        system_wants=_NET,
+    ),
+    Step(
+        "runtime",
+        ("runtime",),
+        reads=("host", "paths"),
+        system_wants=_NET,
+        needs=frozenset({"internet"}),
+        missing_words=("internet",),
+    ),
+    Step(
+        "gpu-check",
+        ("gpu-check",),
+        reads=("host", "paths"),
+        system_after=("systemd-modules-load.service",),
+        needs=frozenset({"gpu"}),
+        missing_words=("GPU",),
+    ),
+    Step(
+        "localdisk",
+        ("localdisk",),
+        reads=("host", "paths"),
+        system_after=("local-fs.target",),
+        needs=frozenset({"nvme"}),
+        missing_words=("NVMe",),
+        when=lambda c: c.host.nvme_drives > 0,
+    ),
+    Step(
+        "api-key",
+        ("api-key",),
+        reads=("host", "paths", "api_key"),
+        requires=("node-env",),
+        system_wants=_NET,
+        needs=frozenset({"internet", "secret"}),
+        missing_words=("internet", "PyPI"),
+        when=lambda c: c.api_key is not None,
+    ),
+    Step(
+        "engine",
+        ("engine-pull", "engine-run", "engine-stopped", "entry"),
+        reads=("node", "host", "paths", "limits", "engine", "api_key"),
+        requires=("node-env", "runtime", "gpu-check", "api-key"),
+        # Without local NVMe the cache stays on the boot volume.
+        wants=("localdisk",),
+        system_wants=_NET,
+        system_after=("docker.service",),
+        needs=frozenset({"gpu", "internet"}),
+        missing_words=("image", "GPU", "docker"),
+    ),
+    Step(
+        "model-pull",
+        ("model-pull",),
+        reads=("paths", "limits", "engine"),
+        requires=("engine",),
+        needs=frozenset({"internet"}),
+        missing_words=("pull", "engine"),
+        when=lambda c: c.engine.ollama_tag is not None,
+    ),
+    Step(
+        "ready",
+        ("ready",),
+        reads=("paths", "limits", "engine", "api_key"),
+        requires=("engine", "model-pull"),
+        needs=frozenset({"engine"}),
+        missing_words=("engine",),
+        when=lambda c: c.engine.command.serves_http,
+    ),
+)
+
+_BY_NAME = {s.name: s for s in STEPS}
+
+
+def step(name: str) -> Step:
+    """The step called `name`."""
+    return _BY_NAME[name]
+
+
+def steps_for(ctx: NodeContext) -> tuple[Step, ...]:
+    """The steps node `ctx` runs, in order."""
+    return tuple(s for s in STEPS if s.when(ctx))
+
+
+@dataclass(frozen=True)
+class UnitDeps:
+    """A step's systemd dependency lines on one node, from its declaration."""
+
+    wants: tuple[str, ...]
+    after: tuple[str, ...]
+    requires: tuple[str, ...]
+
+
+def unit_deps(s: Step, present: tuple[Step, ...]) -> UnitDeps:
+    """`s`'s Wants=/After=/Requires= among the steps `present` on the node."""
+    names = {p.name for p in present}
+    requires = tuple(step(n).unit for n in s.requires if n in names)
+    wanted = tuple(step(n).unit for n in s.wants if n in names)
+    return UnitDeps(
+        wants=(*s.system_wants, *wanted),
+        after=(*s.system_wants, *s.system_after, *requires, *wanted),
+        requires=requires,
+    )
+
+
+@dataclass(frozen=True)
+class NodeFile:
+    """A file the cloud-config writes on the node."""
+
+    path: str
+    template: str
+    mode: str
+    step: Step | None
+    """The step it belongs to; None for gpuform.target."""
+
+
+def step_files(ctx: NodeContext, s: Step) -> tuple[NodeFile, ...]:
+    """The unit and scripts of step `s` on node `ctx`."""
+    unit = NodeFile(f"{ctx.paths.units}/{s.unit}", f"units/{s.name}.service.j2", "0644", s)
+    scripts = tuple(
+        NodeFile(f"{ctx.paths.lib}/{n}.sh", f"scripts/{n}.sh.j2", "0755", s) for n in s.scripts
+    )
+    return (unit, *scripts)
+
+
+def node_files(ctx: NodeContext) -> tuple[NodeFile, ...]:
+    """Every file of node `ctx`, in the order the cloud-config lists them."""
+    files = [f for s in steps_for(ctx) for f in step_files(ctx, s)]
+    files.append(NodeFile(f"{ctx.paths.units}/{TARGET}", "units/gpuform.target.j2", "0644", None))
+    return tuple(files)

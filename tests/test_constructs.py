@@ -1,0 +1,124 @@
+"""Each construct alone, with narrow props: the Terraform it writes and nothing it should not."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from ipaddress import IPv4Network
+from pathlib import Path
+from typing import Any
+
+from infra.constructs.endpoint import Endpoint, EndpointProps
+from infra.constructs.network import Network, NetworkProps
+from infra.constructs.node_group import NodeGroup, NodeGroupProps
+from infra.node_plan import plan_nodes
+from infra.sizing.settings import resolve
+from infra.specs import Deployment, Engine, Model, StackSpec
+from infra.specs import NodeGroup as NodeGroupSpec
+from infra.tf import oci
+from infra.tf.cdk import Construct, GenericProvider, TerraformStack, new_app
+from infra.tf.schema import check_terraform_json
+
+
+def _synth(tmp_path: Path, build: Callable[[Construct], object]) -> dict[str, Any]:
+    app = new_app(str(tmp_path))
+    stack = TerraformStack(app, "narrow")
+    GenericProvider(stack, "oci", oci.PROVIDER_SOURCE, oci.PROVIDER_VERSION, {"region": "r"})
+    build(stack)
+    app.synth()
+    doc: dict[str, Any] = json.loads(next(tmp_path.rglob("cdk.tf.json")).read_text())
+    assert check_terraform_json(doc) == []
+    return doc
+
+
+def _all(doc: dict[str, Any], tf_type: str) -> list[dict[str, Any]]:
+    return list(doc.get("resource", {}).get(tf_type, {}).values())
+
+
+def test_endpoint_targets_exactly_the_given_instances(tmp_path: Path) -> None:
+    props = EndpointProps(
+        name="n",
+        compartment_id="c",
+        subnet_id="pub",
+        nsg_id="nsg",
+        listen_port=443,
+        health_path="/healthz",
+        engine_port=9000,
+        target_instance_ids=("i-a", "i-b"),
+    )
+    doc = _synth(tmp_path, lambda s: Endpoint(s, "ep", props))
+    assert sorted(b["target_id"] for b in _all(doc, "oci_network_load_balancer_backend")) == [
+        "i-a",
+        "i-b",
+    ]
+    assert {b["port"] for b in _all(doc, "oci_network_load_balancer_backend")} == {9000}
+    (backend_set,) = _all(doc, "oci_network_load_balancer_backend_set")
+    check = backend_set["health_checker"]
+    assert (check["url_path"], check["port"], check["protocol"]) == ("/healthz", 9000, "HTTP")
+    (listener,) = _all(doc, "oci_network_load_balancer_listener")
+    assert listener["port"] == 443
+
+
+def test_network_opens_ssh_and_api_only_to_the_given_ranges(tmp_path: Path) -> None:
+    props = NetworkProps(
+        name="narrow",
+        compartment_id="c",
+        vcn_cidr=IPv4Network("10.1.0.0/16"),
+        public_subnet_cidr=IPv4Network("10.1.0.0/24"),
+        private_subnet_cidr=IPv4Network("10.1.16.0/20"),
+        ssh_allowed_cidrs=(IPv4Network("192.0.2.0/28"),),
+        api_allowed_cidrs=(IPv4Network("198.51.100.7/32"), IPv4Network("203.0.113.0/24")),
+        api_port=8443,
+        engine_port=8000,
+    )
+    doc = _synth(tmp_path, lambda s: Network(s, "net", props))
+    rules = _all(doc, "oci_core_network_security_group_security_rule")
+    ingress = [r for r in rules if r["direction"] == "INGRESS"]
+    by_port: dict[object, set[str]] = {}
+    for r in ingress:
+        port = r.get("tcp_options", {}).get("destination_port_range", {}).get("min", "all")
+        by_port.setdefault(port, set()).add(r["source"])
+    assert by_port == {
+        22: {"192.0.2.0/28"},
+        8443: {"198.51.100.7/32", "203.0.113.0/24"},
+        "all": {"10.1.0.0/16"},  # GPU nodes, from inside the VCN only
+    }
+    (vcn,) = _all(doc, "oci_core_vcn")
+    assert vcn["cidr_blocks"] == ["10.1.0.0/16"]
+
+
+def test_node_group_follows_the_node_plan(tmp_path: Path) -> None:
+    spec = StackSpec(
+        deployment=Deployment(
+            name="pair",
+            region="us-ashburn-1",
+            ssh_allowed_cidrs=["192.0.2.0/28"],
+            api_allowed_cidrs=["192.0.2.0/28"],
+        ),
+        nodes=NodeGroupSpec(shape="BM.GPU.H100.8", count=2),
+        model=Model(id="deepseek-ai/DeepSeek-R1", precision="fp8"),
+        engine=Engine(kind="vllm"),
+    )
+    plan = plan_nodes(spec, resolve(spec))
+    props = NodeGroupProps(
+        nodes=spec.nodes,
+        plan=plan,
+        compartment_id="c",
+        availability_domain="AD-1",
+        subnet_id="priv",
+        nsg_id="nsg",
+        ssh_authorized_keys="ssh-ed25519 AAAA k",
+        api_key_secret_id="",
+    )
+    doc = _synth(tmp_path, lambda s: NodeGroup(s, "nodes", props))
+    instances = doc["resource"]["oci_core_instance"]
+    assert set(instances) == {"nodes_node_0", "nodes_node_1"}
+    head, worker = instances["nodes_node_0"], instances["nodes_node_1"]
+    assert head["metadata"]["gpuform_head_ip"] == ""
+    assert worker["metadata"]["gpuform_head_ip"] == "${oci_core_instance.nodes_node_0.private_ip}"
+    for index, inst in enumerate((head, worker)):
+        assert inst["freeform_tags"]["gpuform-role"] == plan[index].role
+        assert inst["create_vnic_details"]["hostname_label"] == plan[index].hostname
+        assert inst["display_name"] == plan[index].display_name
+        assert inst["metadata"]["user_data"] == plan[index].user_data_b64
+        assert inst["create_vnic_details"]["assign_public_ip"] == "false"
