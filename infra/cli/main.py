@@ -14,6 +14,7 @@ from rich.table import Table
 from ..catalog.shapes import price_source
 from ..stacks import select
 from .errors import EXIT_BAD_INPUT, fail, user_errors
+from .ops import register as register_ops
 from .plan import plan
 
 app = typer.Typer(
@@ -148,6 +149,7 @@ def _shown(path: Path) -> str:
 
 
 app.command("plan")(plan)
+register_ops(app)
 
 
 def main() -> None:

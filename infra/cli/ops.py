@@ -1,0 +1,334 @@
+"""Day-2 commands: ssh, ssh-config, exec, logs, wait and status on a deployed stack."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.live import Live
+
+from ..ops import paths, views
+from ..ops.fanout import NodeResult, run_all, summary
+from ..ops.inventory import Inventory, Node
+from ..ops.journal import journal_command
+from ..ops.select import SELECTOR_HELP, one, select
+from ..ops.sshconfig import SshConfig, include_line
+from ..ops.status import gather
+from ..ops.transport import AuthFailed, HostKeyChanged, Stream, Transport, TransportError
+from ..ops.wait import Poll
+from ..ops.wait import wait as wait_ready
+from .errors import EXIT_BAD_INPUT, stderr, user_errors
+
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+EXIT_FAILED = 1
+BASTION_TIMEOUT_S = 20.0
+
+Stack = Annotated[str, typer.Argument(help="Stack name (its folder under cdktf.out/stacks).")]
+OutDir = Annotated[
+    Path, typer.Option("--out", help="Synth output folder holding the stack.", file_okay=False)
+]
+InventoryFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--inventory", envvar="GPUFORM_INVENTORY", dir_okay=False,
+        help="A saved `terraform output -json` to use instead of running terraform.",
+    ),
+]  # fmt: skip
+Terraform = Annotated[str, typer.Option("--terraform", help="terraform or tofu.")]
+Identity = Annotated[
+    Path | None,
+    typer.Option(
+        "--identity", "-i", envvar="GPUFORM_IDENTITY", dir_okay=False,
+        help="Private key of the stack's SSH key (else the keys in ssh-agent).",
+    ),
+]  # fmt: skip
+KnownHostsFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--known-hosts", dir_okay=False,
+        help="known_hosts for this stack (default ~/.gpuform/<stack>/known_hosts).",
+    ),
+]  # fmt: skip
+NoEndpoint = Annotated[
+    bool, typer.Option("--no-endpoint", help="Do not ask the endpoint's /v1/models.")
+]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the day-2 commands to the gpuform app."""
+    app.command("ssh")(ssh)
+    app.command("ssh-config")(ssh_config)
+    app.command("exec")(exec_)
+    app.command("logs")(logs)
+    app.command("wait")(wait)
+    app.command("status")(status)
+
+
+@user_errors
+def ssh(
+    stack: Stack,
+    node: Annotated[
+        str | None, typer.Argument(help="Node index, name or hostname, or `bastion`.")
+    ] = None,
+    out_dir: OutDir = Path("cdktf.out"),
+    inventory: InventoryFile = None,
+    terraform: Terraform = "terraform",
+    identity: Identity = None,
+    known_hosts: KnownHostsFile = None,
+) -> None:
+    """An interactive shell on a node (node 0 by default) through the bastion, with system ssh."""
+    inv = _inventory(stack, out_dir, inventory, terraform)
+    config = SshConfig(inv, known_hosts or paths.known_hosts(stack), identity)
+    alias = config.bastion_alias if node == "bastion" else one(inv, node or "0").name
+    raise typer.Exit(config.interactive(alias))
+
+
+@user_errors
+def ssh_config(
+    stack: Stack,
+    out_dir: OutDir = Path("cdktf.out"),
+    inventory: InventoryFile = None,
+    terraform: Terraform = "terraform",
+    identity: Identity = None,
+    known_hosts: KnownHostsFile = None,
+    directory: Annotated[
+        Path | None,
+        typer.Option("--dir", file_okay=False, help="Where to write <stack>.conf."),
+    ] = None,
+) -> None:
+    """Write Host entries (<stack>-bastion, <stack>-node-N) for plain ssh, scp and rsync."""
+    inv = _inventory(stack, out_dir, inventory, terraform)
+    config = SshConfig(inv, known_hosts or paths.known_hosts(stack), identity)
+    folder = directory or paths.ssh_config_dir()
+    path = config.write(folder / f"{stack}.conf")
+    hosts = [config.bastion_alias, *(n.name for n in inv.nodes)]
+    shown = ", ".join(hosts[:4]) + (", ..." if len(hosts) > 4 else "")
+    out.print(f"wrote {path} (hosts {shown})", markup=False)
+    line = include_line(folder)
+    user_config = Path.home() / ".ssh" / "config"
+    if not (user_config.is_file() and line in user_config.read_text(errors="replace")):
+        out.print(f"add this line at the top of {user_config} (before any Host):", markup=False)
+        out.print(f"  {line}", markup=False)
+    out.print(f"then: ssh {inv.nodes[0].name}", markup=False)
+
+
+@user_errors
+def exec_(
+    stack: Stack,
+    command: Annotated[list[str], typer.Argument(help="The command, after `--`.")],
+    nodes: Annotated[str, typer.Option("--nodes", "-n", help=SELECTOR_HELP)] = "all",
+    timeout: Annotated[
+        float, typer.Option("--timeout", "-t", min=0.1, help="Seconds per node, connect included.")
+    ] = 60.0,
+    out_dir: OutDir = Path("cdktf.out"),
+    inventory: InventoryFile = None,
+    terraform: Terraform = "terraform",
+    identity: Identity = None,
+    known_hosts: KnownHostsFile = None,
+) -> None:
+    """Run a command on nodes in parallel; output prefixed by node; non-zero if any node failed."""
+    inv = _inventory(stack, out_dir, inventory, terraform)
+    chosen = select(inv, nodes)
+    printer = _Printer(chosen)
+    started = time.monotonic()
+    with _transport(inv, identity, known_hosts, min(timeout, BASTION_TIMEOUT_S)) as t:
+        results = run_all(t, chosen, " ".join(command), timeout_s=timeout, sink=printer.line)
+    printer.outcomes(results)
+    stderr.print(summary(results, time.monotonic() - started), markup=False)
+    if not all(r.result.ok for r in results):
+        raise typer.Exit(EXIT_FAILED)
+
+
+@user_errors
+def logs(
+    stack: Stack,
+    node: Annotated[str, typer.Argument(help="Node index, name or hostname.")],
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
+    ] = False,
+    lines: Annotated[int, typer.Option("--lines", "-n", min=1, help="Lines to show.")] = 200,
+    out_dir: OutDir = Path("cdktf.out"),
+    inventory: InventoryFile = None,
+    terraform: Terraform = "terraform",
+    identity: Identity = None,
+    known_hosts: KnownHostsFile = None,
+) -> None:
+    """The journal of the node's gpuform units (this boot)."""
+    inv = _inventory(stack, out_dir, inventory, terraform)
+    target = one(inv, node)
+    with _transport(inv, identity, known_hosts, BASTION_TIMEOUT_S) as t:
+        try:
+            for line in t.stream(target, journal_command(lines=lines, follow=follow)):
+                print(line, flush=True)
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+        except TransportError as err:
+            raise _transport_exit(err) from None
+
+
+@user_errors
+def wait(
+    stack: Stack,
+    timeout: Annotated[
+        float, typer.Option("--timeout", "-t", min=1, help="Give up after this many seconds.")
+    ] = 3600.0,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.5, help="Seconds between polls.")
+    ] = 10.0,
+    no_endpoint: NoEndpoint = False,
+    keep_going: Annotated[
+        bool, typer.Option("--keep-going", help="Keep waiting when a step has failed.")
+    ] = False,
+    out_dir: OutDir = Path("cdktf.out"),
+    inventory: InventoryFile = None,
+    terraform: Terraform = "terraform",
+    identity: Identity = None,
+    known_hosts: KnownHostsFile = None,
+) -> None:
+    """Wait until every step is active on every node, Ray is whole and the endpoint answers."""
+    inv = _inventory(stack, out_dir, inventory, terraform)
+    show = _WaitView(inv, timeout)
+    with _transport(inv, identity, known_hosts, BASTION_TIMEOUT_S) as t, show:
+        outcome = wait_ready(
+            t, inv, timeout_s=timeout, interval_s=interval, check_endpoint=not no_endpoint,
+            fail_fast=not keep_going, on_poll=show.update,
+        )  # fmt: skip
+    if outcome.ready:
+        url = inv.endpoint_url or "(no endpoint_url output)"
+        out.print(f"{stack} is ready after {outcome.last.elapsed_s:.0f}s: {url}", markup=False)
+        return
+    for line in views.gap_report(outcome, timeout):
+        stderr.print(line, markup=False)
+    raise typer.Exit(EXIT_FAILED)
+
+
+@user_errors
+def status(
+    stack: Stack,
+    no_endpoint: NoEndpoint = False,
+    oci_profile: Annotated[
+        str, typer.Option("--oci-profile", help="Profile in ~/.oci/config for instance state.")
+    ] = "DEFAULT",
+    out_dir: OutDir = Path("cdktf.out"),
+    inventory: InventoryFile = None,
+    terraform: Terraform = "terraform",
+    identity: Identity = None,
+    known_hosts: KnownHostsFile = None,
+) -> None:
+    """A table of the nodes: reachable, GPUs, each step's state and why, endpoint, instance."""
+    inv = _inventory(stack, out_dir, inventory, terraform)
+    with _transport(inv, identity, known_hosts, BASTION_TIMEOUT_S) as t:
+        report = gather(t, inv, check_endpoint=not no_endpoint, oci_profile=oci_profile)
+    out.print(views.status_table(report))
+    for line in views.status_notes(report):
+        out.print(line, markup=False)
+
+
+def _inventory(stack: str, out_dir: Path, file: Path | None, terraform: str) -> Inventory:
+    if file is not None:
+        return Inventory.from_file(stack, file)
+    return Inventory.from_terraform(stack, out_dir, terraform)
+
+
+@contextmanager
+def _transport(
+    inv: Inventory, identity: Path | None, known_hosts: Path | None, bastion_timeout_s: float
+) -> Iterator[Transport]:
+    """An SSH transport whose bastion is already reached (its problems told once)."""
+    # paramiko costs ~0.1 s to import: only commands that connect pay for it.
+    from ..ops.hostkeys import KnownHosts
+    from ..ops.keys import Credentials
+    from ..ops.ssh import SshTransport
+
+    _log_to_stderr()
+    hosts = KnownHosts(known_hosts or paths.known_hosts(inv.stack))
+    config = SshConfig(inv, hosts.path, identity)
+    t = SshTransport(inv, Credentials(identity), hosts, ssh_config=config)
+    try:
+        t.connect_bastion(bastion_timeout_s)
+        yield t
+    except TransportError as err:
+        raise _transport_exit(err) from None
+    finally:
+        t.close()
+
+
+def _transport_exit(err: TransportError) -> typer.Exit:
+    """One line; exit 2 when the user must fix keys, 1 when the network or host is at fault."""
+    stderr.print(f"gpuform: {err}", markup=False)
+    bad_input = isinstance(err, AuthFailed | HostKeyChanged)
+    return typer.Exit(EXIT_BAD_INPUT if bad_input else EXIT_FAILED)
+
+
+def _log_to_stderr() -> None:
+    # paramiko logs tracebacks for failures we already report in one line; keep them out.
+    quiet = logging.getLogger("paramiko")
+    quiet.addHandler(logging.NullHandler())
+    quiet.propagate = False
+    # First-contact host keys are logged by infra.ops.hostkeys; the user must see them.
+    logger = logging.getLogger("gpuform.ops")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("gpuform: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+class _Printer:
+    """Prefixed live output from many threads, one whole line at a time."""
+
+    def __init__(self, nodes: tuple[Node, ...]) -> None:
+        self._width = max(len(n.name) for n in nodes)
+        self._lock = threading.Lock()
+
+    def line(self, node: Node, stream: Stream, text: str) -> None:
+        fh = sys.stdout if stream == "stdout" else sys.stderr
+        with self._lock:
+            fh.write(f"{node.name:<{self._width}} | {text}\n")
+            fh.flush()
+
+    def outcomes(self, results: list[NodeResult]) -> None:
+        """A line per node: its exit code and time, or why it did not run to the end."""
+        for r in results:
+            res = r.result
+            what = f"exit {res.exit_code}" if res.error is None else f"error: {res.error}"
+            stderr.print(f"{r.node.name:<{self._width}} : {what} ({r.seconds:.1f}s)", markup=False)
+
+
+class _WaitView:
+    """Live progress on a terminal; elsewhere (CI logs), a line whenever a node's state changes."""
+
+    def __init__(self, inv: Inventory, timeout_s: float) -> None:
+        self._inv = inv
+        self._timeout = timeout_s
+        self._live: Live | None = None
+        self._last: dict[str, str] = {}
+
+    def __enter__(self) -> _WaitView:
+        if out.is_terminal:
+            self._live = Live(console=out, refresh_per_second=4, transient=False)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)
+
+    def update(self, poll: Poll) -> None:
+        if self._live is not None:
+            self._live.update(views.progress_table(self._inv, poll, self._timeout))
+            return
+        for node in self._inv.nodes:
+            line = views.progress_line(self._inv, poll.states[node.index])
+            if self._last.get(node.name) != line:
+                self._last[node.name] = line
+                out.print(f"[{poll.elapsed_s:5.0f}s] {node.name}: {line}", markup=False)

@@ -1,0 +1,131 @@
+"""What a deployed stack is made of, read from its Terraform outputs (`terraform output -json`)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..errors import UserError
+
+TERRAFORM_TIMEOUT_S = 60
+
+
+class Node(BaseModel):
+    """One GPU node, as the stack's `nodes` output describes it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    index: int = Field(ge=0)
+    name: str
+    hostname: str
+    role: Literal["head", "worker"]
+    replica: int = Field(ge=0)
+    head: int = Field(ge=0)
+    """Index of the head node of this node's replica."""
+    private_ip: str
+    ray_role: Literal["head", "worker"] | None = None
+    steps: tuple[str, ...] = ()
+    """The node's systemd units in boot order; `gpuform.target` groups them."""
+    instance_id: str | None = None
+    """OCI instance OCID, when the outputs carry it (for `status`' instance state)."""
+
+
+class Inventory(BaseModel):
+    """The nodes, the bastion and the endpoint of one deployed stack."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    stack: str
+    nodes: tuple[Node, ...] = Field(min_length=1)
+    bastion_public_ip: str
+    bastion_user: str = "opc"
+    ssh_user: str
+    endpoint_url: str | None = None
+    region: str | None = None
+    bastion_port: int = 22
+    """SSH port of the bastion and the nodes; 22 on OCI, anything in tests."""
+    node_port: int = 22
+
+    def ray_members(self, head: Node) -> tuple[Node, ...]:
+        """The nodes of `head`'s Ray cluster (its replica's nodes that run Ray)."""
+        return tuple(n for n in self.nodes if n.head == head.index and n.ray_role is not None)
+
+    @classmethod
+    def from_outputs(cls, stack: str, outputs: Mapping[str, Any]) -> Inventory:
+        """Build from `terraform output -json` ({"name": {"value": ...}}) or plain values."""
+        values = {k: v["value"] if _wrapped(v) else v for k, v in outputs.items()}
+        missing = [k for k in ("nodes", "bastion_public_ip", "ssh_user") if k not in values]
+        if missing:
+            raise UserError(
+                f"stack {stack!r}: Terraform outputs lack {', '.join(missing)}; "
+                "re-synthesize and apply it with a gpuform that exports them"
+            )
+        try:
+            return cls.model_validate({**values, "stack": stack})
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise UserError(f"stack {stack!r}: output {where}: {first['msg']}") from None
+
+    @classmethod
+    def from_file(cls, stack: str, path: Path) -> Inventory:
+        """Read a saved `terraform output -json` (or a plain JSON object of values)."""
+        try:
+            data = json.loads(path.read_text())
+        except OSError as err:
+            raise UserError(f"--inventory = {str(path)!r}: {err.strerror}") from None
+        except ValueError as err:
+            raise UserError(f"--inventory = {str(path)!r}: not JSON ({err})") from None
+        if not isinstance(data, dict):
+            raise UserError(f"--inventory = {str(path)!r}: expected a JSON object of outputs")
+        return cls.from_outputs(stack, data)
+
+    @classmethod
+    def from_terraform(cls, stack: str, out_dir: Path, terraform: str = "terraform") -> Inventory:
+        """Run `terraform output -json` in the stack's synthesized folder."""
+        folder = out_dir / "stacks" / stack
+        if not folder.is_dir():
+            raise UserError(
+                f"stack {stack!r}: no {folder}; run `gpuform synth {stack}` and deploy it first"
+            )
+        exe = shutil.which(terraform)
+        if exe is None:
+            raise UserError(
+                f"{terraform!r} is not on PATH; install Terraform >= 1.5 (or pass --terraform tofu)"
+            )
+        proc = subprocess.run(
+            [exe, "output", "-json", "-no-color"], cwd=folder, capture_output=True, text=True,
+            timeout=TERRAFORM_TIMEOUT_S, check=False,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            why = _first_error_line(proc.stderr) or f"exit code {proc.returncode}"
+            raise UserError(f"stack {stack!r}: `{terraform} output` in {folder} failed: {why}")
+        try:
+            outputs = json.loads(proc.stdout or "{}")
+        except ValueError:
+            raise UserError(
+                f"stack {stack!r}: `{terraform} output -json` printed no JSON"
+            ) from None
+        if not outputs:
+            raise UserError(
+                f"stack {stack!r} has no Terraform outputs: it was never deployed "
+                f"(cdktf deploy {stack}, or make deploy STACK={stack})"
+            )
+        return cls.from_outputs(stack, outputs)
+
+
+def _wrapped(v: object) -> bool:
+    return isinstance(v, dict) and "value" in v and set(v) <= {"value", "type", "sensitive"}
+
+
+def _first_error_line(stderr: str) -> str:
+    # Terraform boxes its errors ("│ Error: ..."); the first such line is the one that says why.
+    lines = [line.strip("│ ╷╵").strip() for line in stderr.splitlines()]
+    errors = [line for line in lines if line.startswith("Error:")]
+    return (errors or [line for line in lines if line] or [""])[0]

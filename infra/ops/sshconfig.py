@@ -1,0 +1,107 @@
+"""OpenSSH client config for a stack: the bastion and every node, reached with ProxyJump.
+
+`gpuform ssh-config` writes it where ~/.ssh/config can Include it, so plain ssh, scp and rsync
+work; `gpuform ssh` runs the system ssh with the same entries (a real TTY, the user's
+escape keys and agent forwarding habits), rather than emulate a terminal over paramiko.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import UserError
+from .inventory import Inventory
+
+
+@dataclass(frozen=True)
+class SshConfig:
+    """Host entries for one stack; host keys live in the stack's own known_hosts."""
+
+    inventory: Inventory
+    known_hosts: Path
+    identity: Path | None = None
+
+    @property
+    def bastion_alias(self) -> str:
+        return f"{self.inventory.stack}-bastion"
+
+    def render(self) -> str:
+        """The config text: a bastion entry, then one entry per node."""
+        inv = self.inventory
+        lines = [
+            f"# gpuform: stack {inv.stack}, from its Terraform outputs.",
+            f"# Regenerate with `gpuform ssh-config {inv.stack}` after the stack changes.",
+            "",
+            f"Host {self.bastion_alias}",
+            *self._common(inv.bastion_public_ip, inv.bastion_port, inv.bastion_user),
+        ]
+        for node in inv.nodes:
+            lines += [
+                "",
+                f"# {node.role}, replica {node.replica}, hostname {node.hostname}",
+                f"Host {node.name}",
+                *self._common(node.private_ip, inv.node_port, inv.ssh_user),
+                f"  ProxyJump {self.bastion_alias}",
+            ]
+        return "\n".join(lines) + "\n"
+
+    def write(self, path: Path) -> Path:
+        """Write the config (0600, its folder 0700); returns `path`."""
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(self.render())
+        tmp.chmod(0o600)
+        tmp.replace(path)
+        return path
+
+    def ssh_argv(self, path: Path, alias: str) -> list[str]:
+        """The system ssh command that reaches `alias` with the config at `path`."""
+        ssh = shutil.which("ssh")
+        if ssh is None:
+            raise UserError("`ssh` is not on PATH; install the OpenSSH client (openssh-client)")
+        return [ssh, "-F", str(path), alias]
+
+    def interactive(self, alias: str) -> int:
+        """Run the system ssh to `alias` on this terminal; returns its exit status."""
+        path = self.write(self.known_hosts.parent / "ssh_config")
+        argv = self.ssh_argv(path, alias)
+        # ssh owns the terminal: Ctrl-C goes to the remote shell, not to us.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            return subprocess.call(argv)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _common(self, host: str, port: int, user: str) -> list[str]:
+        entry = [
+            f"  HostName {host}",
+            f"  User {user}",
+            f"  UserKnownHostsFile {_quoted(self.known_hosts)}",
+            # New hosts are recorded (as gpuform does); a changed key is refused.
+            "  StrictHostKeyChecking accept-new",
+            "  ServerAliveInterval 30",
+        ]
+        if port != 22:
+            entry.insert(1, f"  Port {port}")
+        if self.identity is not None:
+            entry += [f"  IdentityFile {_quoted(self.identity)}", "  IdentitiesOnly yes"]
+        return entry
+
+
+def include_line(directory: Path) -> str:
+    """The line ~/.ssh/config needs (at its top, before any Host) to read the written configs."""
+    home = str(Path.home())
+    shown = str(directory)
+    if shown.startswith(home + os.sep):
+        shown = "~" + shown[len(home) :]
+    return f"Include {shown}/*.conf"
+
+
+def _quoted(path: Path) -> str:
+    text = str(path.expanduser().resolve())
+    return f'"{text}"' if " " in text else text

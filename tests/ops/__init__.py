@@ -1,0 +1,1 @@
+"""Fixtures for the ops tests: real sshd daemons in private network namespaces."""
