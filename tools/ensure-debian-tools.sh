@@ -12,6 +12,8 @@ command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 command -v systemd-nspawn >/dev/null || need+=(systemd-container)
 command -v ip >/dev/null || need+=(iproute2)
+command -v ssh >/dev/null || need+=(openssh-client)
+command -v parallel-ssh >/dev/null || need+=(pssh)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

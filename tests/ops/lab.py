@@ -146,6 +146,7 @@ class Lab:
 def lab(root: Path, nodes: int) -> Iterator[Lab]:
     """A lab with `nodes` node sshds and a bastion; everything is torn down on exit."""
     netns.remove_stale()
+    root.mkdir(parents=True, exist_ok=True)
     ns = netns.Namespaces(f"{os.getpid()}-{next(_RUNS)}")
     with ExitStack() as stack:
         stack.callback(ns.destroy)

@@ -81,7 +81,9 @@ def install(folder: Path, gpus: int = 8) -> dict[str, str]:
     (folder / "units").mkdir(exist_ok=True)
     (folder / "reasons").mkdir(exist_ok=True)
     (folder / "gpus").write_text(f"{gpus}\n")
-    return {"PATH": f"{bin_dir}:/usr/bin:/bin", "GPUFORM_STUB": str(folder)}
+    # HOME is the node's folder too: a session's bash reads $HOME/.bashrc, and this machine's
+    # root dotfiles (pyenv init, ~0.1 s of CPU) are no part of a GPU node.
+    return {"PATH": f"{bin_dir}:/usr/bin:/bin", "GPUFORM_STUB": str(folder), "HOME": str(folder)}
 
 
 def set_unit(folder: Path, unit: str, active: str, sub: str, reason: str = "") -> None:
