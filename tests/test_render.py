@@ -331,9 +331,10 @@ def test_localdisk_only_on_shapes_with_nvme(name: str) -> None:
     run = files[f"{LIB}/engine-run.sh"]
     if stack.nodes.shape_info.nvme_drives > 0:
         disk = files[f"{LIB}/localdisk.sh"]
-        assert "mdadm --create /dev/md0 --level=0" in disk and "mkfs.xfs" in disk
-        assert "xfs defaults,nofail,noatime,discard" in disk
-        assert "mdadm --detail --scan" in disk
+        assert "md=${GPUFORM_LOCALDISK_MD:-/dev/md0}" in disk and "--level=0" in disk
+        assert "drives=${GPUFORM_LOCALDISK_DRIVES:-/dev/nvme*n1}" in disk and "mkfs.xfs" in disk
+        assert "opts=defaults,nofail,noatime,discard" in disk and "xfs $opts 0 2" in disk
+        assert "mdadm --detail --brief" in disk
         assert (
             "Wants=network-online.target gpuform-localdisk.service"
             in files[f"{UNITS}/gpuform-engine.service"]
