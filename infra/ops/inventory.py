@@ -32,6 +32,8 @@ class Node(BaseModel):
     ray_role: Literal["head", "worker"] | None = None
     steps: tuple[str, ...] = ()
     """The node's systemd units in boot order; `gpuform.target` groups them."""
+    ray_container: str = "gpuform-ray"
+    """The container `ray status` runs in, on a Ray head (gpuform-ray.service runs it)."""
     instance_id: str | None = None
     """OCI instance OCID, when the outputs carry it (for `status`' instance state)."""
 

@@ -16,8 +16,6 @@ from .inventory import Inventory, Node
 from .transport import RunResult, Transport
 
 TARGET = "gpuform.target"
-#: The engine container's name on every node (infra/render/context.py CONTAINER_NAME).
-ENGINE_CONTAINER = "gpuform-engine"
 PROBE_TIMEOUT_S = 20
 _PROPS = "Id,LoadState,ActiveState,SubState,Result,NRestarts"
 _RAY_NODE = re.compile(r"^\s*(\d+)\s+node_")
@@ -43,6 +41,9 @@ for u in {steps}; do
     failed|activating|deactivating)
       why=$($S journalctl -b -u "$u" -o cat --no-pager -n 300 2>/dev/null | grep '^gpuform:')
       printf '%s\\t%s\\n' "$u" "$(printf '%s\\n' "$why" | tail -n 1)";;
+    inactive)
+      # Never started: systemd's last word on it says why ("... failed with result 'dependency'").
+      printf '%s\\t%s\\n' "$u" "$($S journalctl -b -u "$u" -o cat --no-pager -n 1 2>/dev/null)";;
   esac
 done
 """
@@ -111,7 +112,7 @@ def script(node: Node) -> str:
         steps=" ".join(shlex.quote(u) for u in node.steps) or ":",
     )
     if node.ray_role == "head":
-        text += _RAY.format(container=shlex.quote(ENGINE_CONTAINER))
+        text += _RAY.format(container=shlex.quote(node.ray_container))
     return text
 
 

@@ -44,7 +44,9 @@ def node_gaps(inventory: Inventory, state: NodeState) -> list[Gap]:
             gaps.append(Gap(node.name, step.unit, step.state, step.reason, final))
     if state.target is not None and not state.target.done:
         gaps.append(Gap(node.name, TARGET, state.target.state))
-    gaps += _ray_gaps(inventory, node, state)
+    # Ray can only answer once its step runs; before that its gap is the step's.
+    if not gaps:
+        gaps += _ray_gaps(inventory, node, state)
     return gaps
 
 

@@ -93,7 +93,7 @@ def _answer(node: Node, state: FakeNode) -> str:
     lines += ["@@gpus", state.gpus, "@@reasons"]
     for unit in node.steps:
         step = state.units.get(unit)
-        if step is not None and step.active in ("failed", "activating"):
+        if step is not None and step.active in ("failed", "activating", "inactive"):
             lines.append(f"{unit}\t{step.reason}")
     if node.ray_role == "head":
         lines.append("@@ray")
