@@ -191,6 +191,25 @@ def test_wait_reports_the_missing_step_at_timeout_then_sees_it_done(
     assert done.stdout.splitlines()[-1].startswith("opslab is ready after ")
 
 
+def test_wait_polls_through_a_bastion_that_does_not_answer_yet(
+    lab: labs.Lab, home: Path
+) -> None:
+    # Nothing listens on port 22 at the client's own address: a bastion still booting.
+    down = lab.inventory_file(bastion=labs.CLIENT)
+    r = run_gpuform(
+        lab, home, ["wait", "opslab", "--timeout", "2", "--interval", "0.5", "--no-endpoint",
+                    "--inventory", str(down), "--identity", str(lab.key)],
+    )  # fmt: skip
+    assert r.returncode == 1, r.stderr
+    report = r.stderr.splitlines()
+    assert report[0] == "not ready after 2s; still missing:"
+    assert report[1:3] == [
+        "  opslab-node-0:",
+        f"    ssh: unreachable: bastion {labs.CLIENT}:22: Connection refused",
+    ]
+    assert "  opslab-node-2:" in report
+
+
 def test_logs_prints_the_gpuform_journal_and_follows_until_interrupted(
     lab: labs.Lab, home: Path
 ) -> None:

@@ -6,11 +6,13 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from rich.console import Console
 
-from infra.ops import endpoint, views
+from infra.ops import cloud, endpoint, views
 from infra.ops.inventory import Inventory
 from infra.ops.status import gather
 from infra.ops.wait import Poll, wait
@@ -223,3 +225,29 @@ def test_progress_view_lists_every_node() -> None:
     assert "waiting for r1-h100" in text
     assert "0/5 steps, node-env inactive (dead); ray: 0/2 nodes joined" in text
     assert "0/4 steps, node-env inactive (dead)" in text
+
+
+def test_instance_state_from_oci_when_credentials_exist(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "oci_config"
+    monkeypatch.setenv("OCI_CONFIG_FILE", str(config))
+    with_ids = sample.outputs(nodes=2)
+    for i, node in enumerate(with_ids["nodes"]["value"]):
+        node["instance_id"] = f"ocid1.instance.oc1.iad.node{i}"
+    inv = Inventory.from_outputs(sample.STACK, with_ids)
+    assert cloud.instance_states(inv).note == "no OCI credentials"
+    config.write_text("[DEFAULT]\nuser=ocid1.user.oc1..x\n")
+    note = cloud.instance_states(inv).note
+    assert note.startswith(f"OCI config {config} [DEFAULT]: ") and "\n" not in note
+
+    class Client:
+        def get_instance(self, ocid: str) -> SimpleNamespace:
+            if ocid.endswith("node1"):
+                raise RuntimeError("NotAuthorizedOrNotFound")
+            return SimpleNamespace(data=SimpleNamespace(lifecycle_state="RUNNING"))
+
+    monkeypatch.setattr(cloud, "_client", lambda *_: Client())
+    assert cloud.instance_states(inv).states == {0: "RUNNING", 1: "? (RuntimeError)"}
+    no_ids = sample.inventory(nodes=2)
+    assert cloud.instance_states(no_ids).note == "the stack's outputs carry no instance ids"

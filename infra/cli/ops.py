@@ -22,7 +22,14 @@ from ..ops.journal import journal_command
 from ..ops.select import SELECTOR_HELP, one, select
 from ..ops.sshconfig import SshConfig, include_line
 from ..ops.status import gather
-from ..ops.transport import AuthFailed, HostKeyChanged, Stream, Transport, TransportError
+from ..ops.transport import (
+    AuthFailed,
+    HostKeyChanged,
+    Stream,
+    Transport,
+    TransportError,
+    Unreachable,
+)
 from ..ops.wait import Poll
 from ..ops.wait import wait as wait_ready
 from .errors import EXIT_BAD_INPUT, stderr, user_errors
@@ -196,7 +203,9 @@ def wait(
     """Wait until every step is active on every node, Ray is whole and the endpoint answers."""
     inv = _inventory(stack, out_dir, inventory, terraform)
     show = _WaitView(inv, timeout)
-    with _transport(inv, identity, known_hosts, BASTION_TIMEOUT_S) as t, show:
+    # A fresh deployment's bastion may still be booting: wait polls through that.
+    access = _transport(inv, identity, known_hosts, BASTION_TIMEOUT_S, unreachable_ok=True)
+    with access as t, show:
         outcome = wait_ready(
             t, inv, timeout_s=timeout, interval_s=interval, check_endpoint=not no_endpoint,
             fail_fast=not keep_going, on_poll=show.update,
@@ -240,9 +249,18 @@ def _inventory(stack: str, out_dir: Path, file: Path | None, terraform: str) -> 
 
 @contextmanager
 def _transport(
-    inv: Inventory, identity: Path | None, known_hosts: Path | None, bastion_timeout_s: float
+    inv: Inventory,
+    identity: Path | None,
+    known_hosts: Path | None,
+    bastion_timeout_s: float,
+    *,
+    unreachable_ok: bool = False,
 ) -> Iterator[Transport]:
-    """An SSH transport whose bastion is already reached (its problems told once)."""
+    """An SSH transport whose bastion is already reached (its problems told once).
+
+    With `unreachable_ok`, a bastion that does not answer yet is no error (wait polls on);
+    keys it refuses or a changed host key still are.
+    """
     # paramiko costs ~0.1 s to import: only commands that connect pay for it.
     from ..ops.hostkeys import KnownHosts
     from ..ops.keys import Credentials
@@ -253,7 +271,11 @@ def _transport(
     config = SshConfig(inv, hosts.path, identity)
     t = SshTransport(inv, Credentials(identity), hosts, ssh_config=config)
     try:
-        t.connect_bastion(bastion_timeout_s)
+        try:
+            t.connect_bastion(bastion_timeout_s)
+        except Unreachable:
+            if not unreachable_ok:
+                raise
         yield t
     except TransportError as err:
         raise _transport_exit(err) from None

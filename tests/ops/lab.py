@@ -64,7 +64,9 @@ class Lab:
     bastion: sshd.Daemon | None = None
     stack: ExitStack = field(default_factory=ExitStack)
 
-    def outputs(self, addresses: list[str] | None = None) -> dict[str, Any]:
+    def outputs(
+        self, addresses: list[str] | None = None, bastion: str = BASTION_PUBLIC
+    ) -> dict[str, Any]:
         """What `terraform output -json` would print for this lab (or for other addresses)."""
         nodes = [
             {
@@ -75,7 +77,7 @@ class Lab:
             for i, address in enumerate(addresses or self.addresses)
         ]  # fmt: skip
         values = {
-            "nodes": nodes, "bastion_public_ip": BASTION_PUBLIC, "bastion_user": "root",
+            "nodes": nodes, "bastion_public_ip": bastion, "bastion_user": "root",
             "ssh_user": "root", "endpoint_url": None,
         }  # fmt: skip
         return {k: {"value": v, "type": "dynamic", "sensitive": False} for k, v in values.items()}
@@ -83,9 +85,11 @@ class Lab:
     def inventory(self, addresses: list[str] | None = None) -> Inventory:
         return Inventory.from_outputs(STACK, self.outputs(addresses))
 
-    def inventory_file(self, addresses: list[str] | None = None) -> Path:
-        path = self.root / "outputs.json"
-        path.write_text(json.dumps(self.outputs(addresses)))
+    def inventory_file(
+        self, addresses: list[str] | None = None, bastion: str = BASTION_PUBLIC
+    ) -> Path:
+        path = self.root / f"outputs-{bastion}.json"
+        path.write_text(json.dumps(self.outputs(addresses, bastion)))
         return path
 
     def connector(self) -> NetnsConnector:
