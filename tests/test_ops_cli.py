@@ -191,9 +191,7 @@ def test_wait_reports_the_missing_step_at_timeout_then_sees_it_done(
     assert done.stdout.splitlines()[-1].startswith("opslab is ready after ")
 
 
-def test_wait_polls_through_a_bastion_that_does_not_answer_yet(
-    lab: labs.Lab, home: Path
-) -> None:
+def test_wait_polls_through_a_bastion_that_does_not_answer_yet(lab: labs.Lab, home: Path) -> None:
     # Nothing listens on port 22 at the client's own address: a bastion still booting.
     down = lab.inventory_file(bastion=labs.CLIENT)
     r = run_gpuform(
@@ -216,7 +214,8 @@ def test_logs_prints_the_gpuform_journal_and_follows_until_interrupted(
     r = _gpuform(lab, home, "logs", "opslab", "0", "--lines", "50")
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == [
-        "journalctl stand-in: -u gpuform-* -u gpuform.target -b --no-pager -o short-iso -n 50"
+        "journalctl stand-in (SYSTEMD_COLORS=0): -u gpuform-* -u gpuform.target -b --no-pager "
+        "-o short-iso -n 50"
     ]
     from tests.conftest import GPUFORM
 

@@ -217,6 +217,15 @@ def test_keys_from_ssh_agent(
         agent.wait(timeout=5)
 
 
+def test_a_command_reading_stdin_sees_end_of_file(lab: labs.Lab, tmp_path: Path) -> None:
+    t = _transport(lab, tmp_path)
+    try:
+        result = t.run(lab.inventory().nodes[3], "cat; echo after cat", timeout_s=20)
+    finally:
+        t.close()
+    assert result.ok and result.stdout == "after cat\n"
+
+
 def test_stream_yields_lines_as_they_come_and_stops_when_closed(
     lab: labs.Lab, tmp_path: Path
 ) -> None:

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from .inventory import Node
 from .transport import RunResult, Stream, Transport
@@ -14,6 +15,8 @@ from .transport import RunResult, Stream, Transport
 MAX_THREADS = 128
 #: Live output: (node, stream, line).
 NodeSink = Callable[[Node, Stream, str], None]
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -41,10 +44,19 @@ def run_all(
         result = transport.run(node, command, timeout_s=timeout_s, on_line=on_line)
         return NodeResult(node, result, time.monotonic() - started)
 
-    if not nodes:
+    return parallel(one, nodes)
+
+
+def parallel(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """fn over items on a thread each; on Ctrl-C, return at once rather than join the threads."""
+    if not items:
         return []
-    with ThreadPoolExecutor(max_workers=min(len(nodes), MAX_THREADS)) as pool:
-        return list(pool.map(one, nodes))
+    pool = ThreadPoolExecutor(max_workers=min(len(items), MAX_THREADS))
+    try:
+        return list(pool.map(fn, items))
+    finally:
+        # Threads still running end when the caller closes the transport under them.
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def summary(results: Sequence[NodeResult], seconds: float) -> str:

@@ -11,5 +11,7 @@ def journal_command(*, lines: int, follow: bool) -> str:
     follow_flag = " -f" if follow else ""
     return (
         'S=; if [ "$(id -u)" != 0 ] && sudo -n true 2>/dev/null; then S="sudo -n"; fi; '
-        f"exec $S journalctl {units} -b --no-pager -o short-iso -n {int(lines)}{follow_flag}"
+        # The stream runs on a PTY (so closing it stops -f); colours would follow into pipes.
+        f"exec $S env SYSTEMD_COLORS=0 journalctl {units} -b --no-pager -o short-iso "
+        f"-n {int(lines)}{follow_flag}"
     )

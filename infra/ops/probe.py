@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 import shlex
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from .fanout import parallel
 from .inventory import Inventory, Node
 from .transport import RunResult, Transport
 
@@ -149,9 +149,8 @@ def probe_all(
     transport: Transport, inventory: Inventory, timeout_s: float = PROBE_TIMEOUT_S
 ) -> dict[int, NodeState]:
     """Probe every node in parallel; node index -> state."""
-    with ThreadPoolExecutor(max_workers=min(len(inventory.nodes), 64)) as pool:
-        states = pool.map(lambda n: probe(transport, n, timeout_s), inventory.nodes)
-        return {s.node.index: s for s in states}
+    states = parallel(lambda n: probe(transport, n, timeout_s), inventory.nodes)
+    return {s.node.index: s for s in states}
 
 
 def _sections(stdout: str) -> dict[str, list[str]]:

@@ -27,6 +27,8 @@ from .transport import AuthFailed, LineSink, RunResult, TransportError, Unreacha
 #: Opens the TCP connection to the bastion; tests swap it to reach into a network namespace.
 Connector = Callable[[str, int, float], socket.socket]
 KEEPALIVE_S = 30
+#: How long `stream` may take to reach the node; the stream itself runs until it ends.
+STREAM_CONNECT_S = 60.0
 
 
 def tcp_connect(host: str, port: int, timeout_s: float) -> socket.socket:
@@ -85,6 +87,8 @@ class SshTransport:
             return RunResult(None, "", "", str(err))
         try:
             chan.exec_command(command)
+            # No stdin is forwarded: a command that reads it sees end-of-file, not a hang.
+            chan.shutdown_write()
             got = channel.collect(chan, deadline, on_line)
         except (paramiko.SSHException, OSError, EOFError) as err:
             self._drop(node)
@@ -101,7 +105,7 @@ class SshTransport:
 
     def stream(self, node: Node, command: str) -> Iterator[str]:
         """Yield output lines (stdout and stderr merged) until the command ends."""
-        chan = self._session(node, time.monotonic() + 60)
+        chan = self._session(node, time.monotonic() + STREAM_CONNECT_S)
         try:
             # A PTY makes sshd hang up the command when we close the channel (journalctl -f).
             chan.get_pty(width=500)
@@ -109,6 +113,10 @@ class SshTransport:
             with chan.makefile("rb") as fh:
                 for raw in fh:
                     yield raw.decode(errors="replace").rstrip("\r\n")
+        except (paramiko.SSHException, OSError, EOFError) as err:
+            self._drop(node)
+            why = str(err) or type(err).__name__
+            raise Unreachable(f"{node.name}: connection lost: {why}") from None
         finally:
             chan.close()
 

@@ -52,7 +52,7 @@ if [ -n "$unit" ] && [ -f "$GPUFORM_STUB/reasons/$unit" ]; then
   cat "$GPUFORM_STUB/reasons/$unit"
   exit 0
 fi
-echo "journalctl stand-in: $*"
+echo "journalctl stand-in (SYSTEMD_COLORS=${SYSTEMD_COLORS-unset}): $*"
 if [ -n "$follow" ]; then
   echo $$ >"$GPUFORM_STUB/follow.pid"
   i=0
