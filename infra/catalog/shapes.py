@@ -20,6 +20,11 @@ class Shape:
     gpu_model: str
     gpus: int
     gpu_memory_gb: int
+    """The marketing size ("80 GB"), for display; sizing uses `gpu_memory_bytes`."""
+    gpu_memory_bytes: int
+    """Per GPU, what the driver reports a process can use (cudaMemGetInfo total)."""
+    gpu_memory_source: str
+    """Where `gpu_memory_bytes` was read: a driver reading with its date, or a datasheet."""
     nvme_drives: int
     rdma_nics: int
     ocpus: int
@@ -31,6 +36,10 @@ class Shape:
     @property
     def total_gpu_memory_gb(self) -> int:
         return self.gpus * self.gpu_memory_gb
+
+    @property
+    def total_gpu_memory_bytes(self) -> int:
+        return self.gpus * self.gpu_memory_bytes
 
     @property
     def usd_per_hour(self) -> float:
