@@ -1,4 +1,12 @@
-"""GPU and host memory for full fine-tuning, LoRA and QLoRA."""
+"""GPU and host memory for full fine-tuning, LoRA and QLoRA, calibrated on a real GPU.
+
+The recipe is what `bench/gpu_memory.py` measured on an H100 (bench/results/gpu_memory.json,
+docs/gpu-memory.md): gradient checkpointing, bf16 autocast, AdamW (fused), and for LoRA/QLoRA
+peft's `target_modules="all-linear"`; full fine-tuning keeps fp32 master weights on the GPU.
+Every term below is one of that run's measurements or is derived from the architecture; the
+planner's estimate of the device memory in use came within 3% of the measurement in each case.
+The tools were torch 2.11, transformers 5.17, peft 0.21 and bitsandbytes 0.50.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +16,43 @@ from fractions import Fraction
 from typing import Literal
 
 from .architecture import Architecture
-from .memory import GB
 from .params import ParamCount
 
 TrainTask = Literal["full", "lora", "qlora"]
 
-# Mixed-precision Adam: bf16 weights (2) and gradients (2), fp32 master weights (4) and two
-# fp32 moments (8).
+# Mixed-precision Adam: weights and gradients (fp32 here, or bf16 with a separate fp32 master
+# copy under ZeRO), fp32 master weights or their share, and two fp32 moments: 16 bytes either way.
 FULL_BYTES_PER_PARAM = 16
+GRAD_BYTES_PER_PARAM = 4
+"""fp32 gradients: of the master weights in full fine-tuning, of peft's fp32 adapters in LoRA."""
 OFFLOADABLE_BYTES_PER_PARAM = 12
 """Master weights and Adam moments: what ZeRO-Offload keeps in host memory."""
+LORA_RANK = 16
 LORA_TRAINABLE_FRACTION = Fraction(1, 100)
-"""Adapters on every linear layer at rank 16-64 come to about 1% of the base."""
+"""Rule of thumb for callers with a parameter count but no architecture; the planner counts."""
 NF4_BITS = Fraction(4) + Fraction(8, 64) + Fraction(32, 64 * 256)
 """QLoRA's NF4: 4 bits, an 8-bit scale per 64 weights, an fp32 scale per 256 of those."""
-GPU_OVERHEAD_BYTES = 2 * GB
-"""CUDA context, NCCL and allocator fragmentation per GPU."""
+
+CUDA_CONTEXT_BYTES = 1_353_056_256
+"""Device memory outside PyTorch's allocator: CUDA context, cuBLAS and the kernels loaded.
+Measured as device-used minus reserved, the same in every training case (torch 2.11, CUDA 13)."""
+ACTIVATION_SLACK = Fraction(1, 4)
+"""What PyTorch's caching allocator reserves beyond its peak allocation, as a share of the
+activations at the loss: 0.22-0.36 in the LoRA and QLoRA cases (1.7-2.4 GB at 4k tokens,
+6.9-7.5 GB at 16k): logits and checkpoints come in sizes no freed block fits, so blocks split."""
+FULL_GRAD_SLACK = Fraction(2, 5)
+"""Full fine-tuning reserves this share of the gradient bytes on top (5.2 GB beyond its peak
+on the 1.5B, 2.4 of it the activations' share): zero_grad(set_to_none=True) frees every fp32
+gradient each step, the next forward splits those blocks, and the next backward needs new."""
+LOGIT_BYTES = 12
+"""Bytes per logit (token x vocabulary entry) alive at the loss: the bf16 logits of the head,
+transformers' fp32 upcast for the loss, and cross-entropy's fp32 log-softmax kept for backward.
+Measured 12.0-12.3 in every case; at a 150k vocabulary this is the largest activation."""
+LAYER_RECOMPUTE_BYTES = 34
+"""Per token and hidden unit: one layer's recomputed activations in 16 bit with fused attention
+(Korthikanti et al. 2022, without the s^2 term), alive at the end of backward."""
 GPU_USABLE = 0.95
+"""The planner's error budget: an estimate may be up to 5% under the device's real use."""
 HOST_USABLE = 0.85
 """The OS, page cache and pinned staging buffers keep the rest of host memory."""
 
@@ -33,40 +61,132 @@ HOST_USABLE = 0.85
 class TrainMemory:
     """Bytes a fine-tuning task needs, before sharding over GPUs."""
 
+    task: TrainTask
     weights: int
-    """The base model's weights as trained (bf16, or NF4 for QLoRA)."""
+    """The base model's weights at their training precision (bf16, or NF4 for QLoRA)."""
     states: int
     """Everything ZeRO-3 shards over GPUs: weights, gradients, optimizer states."""
+    grads: int
+    """Of `states`, the gradients: allocated during backward, freed after the optimizer step."""
     offloadable: int
     """Of `states`, what ZeRO-Offload can hold in host memory instead."""
+    trainable: int
+    """Parameters the optimizer updates."""
 
 
-def train_memory(p: ParamCount, task: TrainTask) -> TrainMemory:
-    """Weights, gradients and optimizer states for `task`."""
+def _attention_linears(a: Architecture) -> list[tuple[int, int]]:
+    """(in, out) of each nn.Linear in one attention block."""
+    h = a.hidden_size
+    if a.mla is not None:
+        m = a.mla
+        qk = a.attention_heads * (m.qk_nope_head_dim + m.qk_rope_head_dim)
+        q = [(h, qk)] if m.q_lora_rank is None else [(h, m.q_lora_rank), (m.q_lora_rank, qk)]
+        kv_b = a.attention_heads * (m.qk_nope_head_dim + m.v_head_dim)
+        return [
+            *q,
+            (h, m.kv_lora_rank + m.qk_rope_head_dim),
+            (m.kv_lora_rank, kv_b),
+            (a.attention_heads * m.v_head_dim, h),
+        ]
+    heads, kv = a.attention_heads * a.head_dim, a.kv_heads * a.head_dim
+    return [(h, heads), (h, kv), (h, kv), (heads, h)]
+
+
+def lora_params(a: Architecture, rank: int = LORA_RANK) -> int:
+    """Adapter parameters of peft's `target_modules="all-linear"` at `rank`, as peft places them.
+
+    Each targeted (in, out) layer gets rank * (in + out). Dense models: every linear layer but
+    the output head. MoE models under transformers 5 store the routed experts as fused 3D
+    parameters, and peft 0.21 maps "all-linear" to the attention projections plus
+    `target_parameters` on the router and the experts, gate_up_proj at twice the rank (it
+    fuses two layers). Its rename of gate_proj/up_proj/down_proj to the fused experts also
+    drops the dense layers' and shared experts' MLPs, which then get no adapter; measured:
+    358,994,944 on DeepSeek-V2-Lite, exactly this count.
+    """
+    h = a.hidden_size
+    attention = sum(rank * (i + o) for i, o in _attention_linears(a))
+    total = 0
+    for layer in range(a.layers):
+        total += attention
+        if a.moe is None:
+            total += 3 * rank * (h + a.intermediate_size)
+        elif a.is_moe_layer(layer):
+            m = a.moe
+            i = m.expert_intermediate_size
+            router = rank * (h + m.routed_experts)
+            experts = m.routed_experts * (2 * rank * (h + 2 * i) + rank * (i + h))
+            total += router + experts
+    return total
+
+
+def train_memory(p: ParamCount, task: TrainTask, a: Architecture | None = None) -> TrainMemory:
+    """Weights, gradients and optimizer states for `task`; `a` counts LoRA's adapters exactly."""
     if task == "full":
         return TrainMemory(
+            task=task,
             weights=2 * p.total,
             states=FULL_BYTES_PER_PARAM * p.total,
+            grads=GRAD_BYTES_PER_PARAM * p.total,
             offloadable=OFFLOADABLE_BYTES_PER_PARAM * p.total,
+            trainable=p.total,
         )
-    trainable = math.ceil(p.total * LORA_TRAINABLE_FRACTION)
+    trainable = lora_params(a) if a is not None else math.ceil(p.total * LORA_TRAINABLE_FRACTION)
     if task == "lora":
         base = 2 * p.total
-    else:  # QLoRA quantizes the linear layers; embeddings and norms stay 16-bit.
-        base = math.ceil(p.quantizable * NF4_BITS / 8) + (p.embeddings + p.small) * 2
+    else:
+        # bitsandbytes quantizes nn.Linear modules only. Embeddings, norms, the router and, in
+        # transformers 5, the routed experts (fused nn.Parameters, not nn.Linear) stay bf16: a
+        # DeepSeek MoE's "QLoRA" base is nearly its bf16 size (measured on V2-Lite: 30.1 GB
+        # against 31.5 GB). A tool that quantizes fused experts would need NF4_BITS for them.
+        kept = p.embeddings + p.small + p.routed_experts
+        base = math.ceil((p.total - kept) * NF4_BITS / 8) + 2 * kept
+    # peft keeps adapters in fp32: weights (4), gradients (4) and Adam's two moments (8).
     return TrainMemory(
+        task=task,
         weights=base,
         states=base + FULL_BYTES_PER_PARAM * trainable,
+        grads=GRAD_BYTES_PER_PARAM * trainable,
         offloadable=OFFLOADABLE_BYTES_PER_PARAM * trainable,
+        trainable=trainable,
     )
 
 
-def activation_bytes(a: Architecture, seq_len: int, batch: int) -> int:
-    """Activations per GPU for one micro-batch, with gradient checkpointing on.
+def activation_bytes(a: Architecture, task: TrainTask, seq_len: int, batch: int) -> int:
+    """Activations at the loss, the peak of a checkpointed step, for one micro-batch per GPU.
 
-    Checkpointing keeps each layer's bf16 input (2*s*b*h per layer) and recomputes one layer at
-    a time, whose activations are 34*s*b*h with flash attention (Korthikanti et al. 2022,
-    without the s^2 attention term flash attention avoids); plus fp32 logits and their gradient.
+    Checkpointing keeps each layer's input: bf16, or fp32 when the weights are fp32 (full
+    fine-tuning under autocast keeps the residual stream in the weights' dtype). Then the
+    logits (LOGIT_BYTES each) and, when the head trains, its fp32 gradient and bf16 cast.
     """
-    sbh = seq_len * batch * a.hidden_size
-    return a.layers * 2 * sbh + 34 * sbh + 2 * seq_len * batch * a.vocab_size * 4
+    tokens = seq_len * batch
+    residual = 4 if task == "full" else 2
+    checkpoints = a.layers * tokens * a.hidden_size * residual
+    logits = LOGIT_BYTES * tokens * a.vocab_size
+    head = (4 + 2) * a.vocab_size * a.hidden_size if task == "full" else 0
+    return checkpoints + logits + head
+
+
+def gpu_bytes(
+    a: Architecture, tm: TrainMemory, seq_len: int, batch: int, gpus: int, offload: bool = False
+) -> int:
+    """Peak device memory per GPU as the driver counts it (mem_get_info total minus free).
+
+    A step peaks either at the loss (logits alive, no gradients yet) or at the end of backward
+    (every gradient, one layer's recompute); the caching allocator's slack and the CUDA context
+    come on top. ZeRO-3 shards states over `gpus`; activations are per GPU.
+    """
+    if offload:
+        # ZeRO-Offload moves fp32 master weights and Adam's moments to the host; the GPU keeps
+        # the weights and bf16 gradients of the trained parameters (2 bytes each).
+        resident = math.ceil((tm.states - tm.offloadable) / gpus)
+        grads = math.ceil(2 * tm.trainable / gpus)
+    else:
+        resident = math.ceil(tm.states / gpus)
+        grads = math.ceil(tm.grads / gpus)
+    activations = activation_bytes(a, tm.task, seq_len, batch)
+    at_loss = resident - grads + activations
+    at_end = resident + LAYER_RECOMPUTE_BYTES * seq_len * batch * a.hidden_size
+    slack = math.ceil(activations * ACTIVATION_SLACK)
+    if tm.task == "full":
+        slack += math.ceil(grads * FULL_GRAD_SLACK)
+    return CUDA_CONTEXT_BYTES + max(at_loss, at_end) + slack

@@ -11,14 +11,7 @@ from ..engines import EngineKind, Topology, driver
 from ..errors import UserError
 from .catalog import ModelRef
 from .cost import usd_per_hour
-from .finetune import (
-    GPU_OVERHEAD_BYTES,
-    GPU_USABLE,
-    HOST_USABLE,
-    TrainTask,
-    train_memory,
-)
-from .finetune import activation_bytes as train_activation_bytes
+from .finetune import GPU_USABLE, HOST_USABLE, TrainTask, gpu_bytes, train_memory
 from .memory import (
     GB,
     activation_bytes,
@@ -240,23 +233,24 @@ def _train(req: Request, p: ParamCount, shape: Shape, nodes: int, seq: int) -> P
     """ZeRO-3 (FSDP) over every GPU; for full fine-tuning, Adam offloaded to host if needed."""
     a = req.model.model.arch
     task: TrainTask = req.task  # type: ignore[assignment]
-    tm = train_memory(p, task)
+    tm = train_memory(p, task, a)
     gpus = nodes * shape.gpus
-    mem = shape.gpu_memory_gb * GB
-    act = train_activation_bytes(a, seq, req.batch)
-    per_gpu = math.ceil(tm.states / gpus) + act + GPU_OVERHEAD_BYTES
+    # What the driver reports a process can use, in bytes (not the marketing "80 GB").
+    mem = shape.gpu_memory_bytes
+    per_gpu = gpu_bytes(a, tm, seq, req.batch, gpus)
     offload = False
     host = 0.0
     reason = ""
     if per_gpu > GPU_USABLE * mem and tm.offloadable:
         offload = True
-        per_gpu -= math.ceil(tm.offloadable / gpus)
+        per_gpu = gpu_bytes(a, tm, seq, req.batch, gpus, offload=True)
         host = tm.offloadable / nodes
     if per_gpu > GPU_USABLE * mem:
         reason = (
             f"needs {_gb(per_gpu)} GB per GPU over {gpus} GPUs"
             f"{' with Adam offloaded to host' if offload else ''}; "
-            f"{shape.name} has {shape.gpu_memory_gb} GB"
+            f"{shape.name} has {_gb(mem)} GB per GPU, of which the plan keeps "
+            f"{_gb((1 - GPU_USABLE) * mem)} GB as margin"
         )
     elif host > HOST_USABLE * shape.host_memory_gb * GB:
         reason = (
