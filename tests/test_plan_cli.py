@@ -138,3 +138,25 @@ def test_every_catalog_model_plans(model_id: str) -> None:
     # How fast it plans is bench/synth.py's to print, not a test's to assert.
     code, out, _ = _run(model_id, "--json")
     assert code == 0 and json.loads(out)["chosen"]["fits"]
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["deepseek-ai/DeepSeek-R1", "--shape", "BM.GPU.H100.8", "--nodes", "1"], "past the"),
+        (
+            ["DeepSeek-R1-Distill-Llama-8B", "--task", "lora", "--shape", "VM.GPU.A10.1"],
+            "per GPU",
+        ),
+    ],
+)
+def test_refused_plan_with_json_still_prints_the_plan(args: list[str], reason: str) -> None:
+    code, out, err = _run(*args, "--json")
+    assert code == 2
+    doc = json.loads(out)
+    refused = doc["refused"]
+    assert doc["chosen"] is None and refused["fits"] is False and reason in refused["reason"]
+    assert set(refused) >= PLAN_KEYS and refused["shape"] == args[args.index("--shape") + 1]
+    assert refused["gpu_memory_gb"] > 0 and all(o["fits"] is False for o in doc["options"])
+    # The one-line error stays on stderr, the same line the JSON carries.
+    assert len(err.strip().splitlines()) == 1 and doc["error"] in err.replace("\n", " ")

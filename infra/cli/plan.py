@@ -76,6 +76,13 @@ def _table(result: Result) -> Table:
     return table
 
 
+def _refused(result: Result) -> Plan:
+    """The option a refusal is about: the shape asked for, else the cheapest, as why_not reads."""
+    if result.request.shape:
+        return next(o for o in result.options if o.shape == result.request.shape)
+    return min(result.options, key=lambda o: o.usd_per_hour)
+
+
 def _summary(p: Plan, ref: ModelRef) -> str:
     what = (
         f"{ref.model.name} {p.precision} on {p.engine}"
@@ -137,7 +144,17 @@ def plan(
     except UserError as err:
         raise fail(str(err)) from None
     if result.chosen is None:
-        raise fail(why_not(result))
+        message = why_not(result)
+        if as_json:
+            # Scripts read how far off the refused plan is; stderr still gets the one line.
+            doc = {
+                "chosen": None,
+                "refused": _refused(result).as_dict(),
+                "error": message,
+                "options": [o.as_dict() for o in result.options],
+            }
+            typer.echo(json.dumps(doc, indent=2))
+        raise fail(message)
     if as_json:
         doc = {
             "chosen": result.chosen.as_dict(),
