@@ -177,7 +177,14 @@ class CoreNetworkSecurityGroup(Resource[CoreNetworkSecurityGroupArgs]):
 
 @dataclass(frozen=True)
 class NsgTcpOptions(Args):
-    destination_port_range: PortRange
+    destination_port_range: PortRange | None = None
+    source_port_range: PortRange | None = None
+
+
+@dataclass(frozen=True)
+class NsgUdpOptions(Args):
+    destination_port_range: PortRange | None = None
+    source_port_range: PortRange | None = None
 
 
 @dataclass(frozen=True)
@@ -192,11 +199,96 @@ class CoreNsgRuleArgs(Args):
     destination_type: str | None = None
     stateless: bool | None = None
     tcp_options: NsgTcpOptions | None = None
+    udp_options: NsgUdpOptions | None = None
     icmp_options: IcmpOptions | None = None
 
 
 class CoreNsgRule(Resource[CoreNsgRuleArgs]):
     tf_type = "oci_core_network_security_group_security_rule"
+
+
+# --- file storage (infra/constructs/file_storage.py) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class FileStorageFileSystemArgs(Args):
+    availability_domain: str
+    compartment_id: str
+    display_name: str | None = None
+    freeform_tags: Mapping[str, str] | None = None
+
+
+class FileStorageFileSystem(Resource[FileStorageFileSystemArgs]):
+    """An NFS file system that grows with what it holds; there is no size to provision
+    (oracle/terraform-provider-oci website/docs/r/file_storage_file_system.html.markdown)."""
+
+    tf_type = "oci_file_storage_file_system"
+
+
+@dataclass(frozen=True)
+class FileStorageMountTargetArgs(Args):
+    availability_domain: str
+    compartment_id: str
+    subnet_id: str
+    display_name: str | None = None
+    hostname_label: str | None = None
+    nsg_ids: Sequence[str] | None = None
+    freeform_tags: Mapping[str, str] | None = None
+
+
+class FileStorageMountTarget(Resource[FileStorageMountTargetArgs]):
+    """The NFS endpoint in a subnet, with its own export set (oracle/terraform-provider-oci
+    website/docs/r/file_storage_mount_target.html.markdown)."""
+
+    tf_type = "oci_file_storage_mount_target"
+
+    @property
+    def export_set_id(self) -> str:
+        return self.attr("export_set_id")
+
+    @property
+    def first_private_ip_id(self) -> str:
+        """The OCID of its (first) private IP; the address itself is a CorePrivateIp lookup."""
+        return self.attr("private_ip_ids[0]")
+
+
+@dataclass(frozen=True)
+class ExportClientOptions(Args):
+    source: str
+    access: str | None = None
+    identity_squash: str | None = None
+    require_privileged_source_port: bool | None = None
+
+
+@dataclass(frozen=True)
+class FileStorageExportArgs(Args):
+    export_set_id: str
+    file_system_id: str
+    path: str
+    export_options: Sequence[ExportClientOptions] | None = None
+
+
+class FileStorageExport(Resource[FileStorageExportArgs]):
+    """A file system exposed at `path` on a mount target, to the clients its options name
+    (oracle/terraform-provider-oci website/docs/r/file_storage_export.html.markdown)."""
+
+    tf_type = "oci_file_storage_export"
+
+
+@dataclass(frozen=True)
+class CorePrivateIpArgs(Args):
+    private_ip_id: str
+
+
+class CorePrivateIp(DataSource[CorePrivateIpArgs]):
+    """One private IP by OCID: how a mount target's address is read, as the provider's FSS
+    examples do (data "oci_core_private_ip" with private_ip_ids[0])."""
+
+    tf_type = "oci_core_private_ip"
+
+    @property
+    def ip_address(self) -> str:
+        return self.attr("ip_address")
 
 
 # --- compute ------------------------------------------------------------------------------

@@ -78,9 +78,18 @@ class DataSource(Generic[A]):
 
     tf_type: ClassVar[str]
 
-    def __init__(self, scope: Construct, id: str, args: A) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        args: A,
+        depends_on: Sequence[Resource[Any]] = (),
+    ) -> None:
         self.args = args
         self._tf = GenericDataSource(scope, id, self.tf_type, args.to_tf())
+        if depends_on:
+            # Read only once these exist (Terraform then reads it during apply, not plan).
+            self._tf.add_override("depends_on", [d.fqn for d in depends_on])
 
     def attr(self, name: str) -> str:
         return str(self._tf.get_string_attribute(name))
