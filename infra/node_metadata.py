@@ -19,9 +19,12 @@ NODE_INDEX = "gpuform_node_index"
 NODE_COUNT = "gpuform_node_count"
 API_KEY_SECRET_ID = "gpuform_api_key_secret_id"
 HEAD_IP = "gpuform_head_ip"
+#: The shared File Storage mount target's private IP (infra/constructs/file_storage.py);
+#: "" when the stack has no shared storage.
+SHARED_FS_IP = "gpuform_shared_fs_ip"
 
 #: Keys the bootstrap reads at boot (user_data and ssh keys are consumed by cloud-init itself).
-BOOT_KEYS = (STACK, NODE_INDEX, NODE_COUNT, API_KEY_SECRET_ID, HEAD_IP)
+BOOT_KEYS = (STACK, NODE_INDEX, NODE_COUNT, API_KEY_SECRET_ID, HEAD_IP, SHARED_FS_IP)
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class ApplyTimeValues:
     ssh_authorized_keys: str
     api_key_secret_id: str
     head_ip: str
+    shared_fs_ip: str = ""
 
 
 def instance_metadata(
@@ -45,4 +49,5 @@ def instance_metadata(
         NODE_COUNT: str(node_count),
         API_KEY_SECRET_ID: values.api_key_secret_id,
         HEAD_IP: values.head_ip,
+        SHARED_FS_IP: values.shared_fs_ip,
     }

@@ -92,6 +92,7 @@ def test_node_env_holds_every_key_and_empty_optional_ones(tmp_path: Path, imds: 
         "GPUFORM_NODE_COUNT=1",
         "GPUFORM_API_KEY_SECRET_ID=ocid1.vaultsecret.oc1.iad.abc",
         "GPUFORM_HEAD_IP=",  # unset in metadata: 404
+        "GPUFORM_SHARED_FS_IP=",  # unset too
     ]
 
 

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from ..engines import driver
 from ..node_plan import NodePlan
 from ..specs import StackSpec
+from ..specs.storage import shared_storage_of
 from ..tf import oci
 from ..tf.cdk import Construct
 from .access import InstanceAccess, InstanceAccessProps
 from .bastion import Bastion, BastionProps
 from .endpoint import Endpoint, EndpointProps
+from .file_storage import SharedFileSystem, SharedFileSystemProps
 from .network import Network, NetworkProps
 from .node_group import NodeGroup, NodeGroupProps
 
@@ -65,6 +67,24 @@ class GpuCluster(Construct):
                     api_key_secret_id=props.api_key_secret_id,
                 ),
             )
+        storage = shared_storage_of(spec)
+        self.shared_fs = (
+            SharedFileSystem(
+                self,
+                "shared_fs",
+                SharedFileSystemProps(
+                    name=spec.name,
+                    compartment_id=c,
+                    availability_domain=ad,
+                    vcn_id=self.network.vcn.id,
+                    subnet_id=self.network.private_subnet.id,
+                    clients_cidr=dep.private_subnet_cidr,
+                    spec=storage,
+                ),
+            )
+            if storage
+            else None
+        )
         self.nodes = NodeGroup(
             self,
             "nodes",
@@ -77,6 +97,7 @@ class GpuCluster(Construct):
                 nsg_id=self.network.node_nsg.id,
                 ssh_authorized_keys=props.ssh_authorized_keys,
                 api_key_secret_id=props.api_key_secret_id or "",
+                shared_fs_ip=self.shared_fs.ip if self.shared_fs else "",
             ),
         )
         self.bastion = Bastion(

@@ -26,6 +26,8 @@ class NodeGroupProps:
     nsg_id: str
     ssh_authorized_keys: str
     api_key_secret_id: str
+    shared_fs_ip: str = ""
+    """The shared File Storage mount target's IP, as instance metadata; "" without one."""
 
 
 class NodeGroup(Construct):
@@ -47,6 +49,7 @@ class NodeGroup(Construct):
                     ssh_authorized_keys=props.ssh_authorized_keys,
                     api_key_secret_id=props.api_key_secret_id,
                     head_ip=head_ip,
+                    shared_fs_ip=props.shared_fs_ip,
                 )
             )
             self.instances.append(

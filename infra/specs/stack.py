@@ -10,6 +10,7 @@ from .endpoint import Endpoint
 from .engine import Engine
 from .model import Model
 from .nodes import NodeGroup
+from .storage import SharedStorage
 
 
 class StackSpec(Spec):
@@ -20,6 +21,8 @@ class StackSpec(Spec):
     model: Model
     engine: Engine
     endpoint: Endpoint = Endpoint()
+    shared_storage: SharedStorage | None = None
+    """An OCI File Storage file system every node mounts (infra/specs/storage.py)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> StackSpec:
