@@ -21,6 +21,7 @@ from infra.render.context import build_context
 from infra.render.jinja import environment
 from infra.sizing.settings import EngineSettings, resolve
 from infra.specs import Deployment, Endpoint, Engine, Image, Model, NodeGroup, StackSpec
+from infra.specs.storage import SharedStorage
 from infra.stacks import load_examples
 
 from .test_render_validators import (
@@ -93,6 +94,19 @@ INLINE: dict[str, StackSpec] = {
         NodeGroup(shape="BM.GPU.MI300X.8", image=UBUNTU),
         Model(id="deepseek-r1:70b"),
         Engine(kind="ollama", max_model_len=16384),
+    ),
+    # Shared File Storage on every node: apt on a pipeline of two; dnf and read-only on one.
+    "vllm-h100-apt-2-nodes-shared-fs": _stack(
+        NodeGroup(shape="BM.GPU.H100.8", count=2, image=UBUNTU),
+        R1,
+        Engine(kind="vllm"),
+        shared_storage=SharedStorage(),
+    ),
+    "tgi-a100-dnf-shared-fs-read-only": _stack(
+        NodeGroup(shape="BM.GPU4.8"),
+        DISTILL,
+        Engine(kind="tgi"),
+        shared_storage=SharedStorage(mount_path="/data/shared", access="read-only"),
     ),
 }
 

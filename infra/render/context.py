@@ -16,9 +16,10 @@ from ..catalog.shapes import Vendor
 from ..engines import RAY_PORT, ApiKeySupport, EngineCommand, EngineKind, ServeInputs, driver
 from ..sizing.settings import EngineSettings
 from ..specs import StackSpec
+from .storage_part import StoragePart, storage_part
 
 PackageManager = Literal["dnf", "apt"]
-Part = Literal["node", "host", "paths", "limits", "metadata", "engine", "api_key"]
+Part = Literal["node", "host", "paths", "limits", "metadata", "engine", "api_key", "storage"]
 
 CONTAINER_NAME = "gpuform-engine"
 
@@ -157,6 +158,8 @@ class NodeContext:
     engine: EnginePart
     metadata: tuple[MetadataKey, ...]
     api_key: ApiKeyPart | None
+    storage: StoragePart | None = None
+    """The shared File Storage mount, when the stack has one."""
     paths: PathsPart = field(default_factory=PathsPart)
     limits: LimitsPart = field(default_factory=LimitsPart)
 
@@ -236,5 +239,6 @@ def build_context(stack: StackSpec, node_index: int, settings: EngineSettings) -
             if wants_key and drv.api_key is not None
             else None
         ),
+        storage=storage_part(stack),
         paths=paths,
     )

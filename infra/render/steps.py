@@ -16,7 +16,7 @@ from typing import Literal
 
 from .context import NodeContext, Part
 
-Need = Literal["gpu", "internet", "nvme", "secret", "engine"]
+Need = Literal["gpu", "internet", "nvme", "secret", "engine", "nfs"]
 """What a step needs beyond the node itself: without it, it fails with one line saying so."""
 
 TARGET = "gpuform.target"
@@ -99,11 +99,26 @@ STEPS: tuple[Step, ...] = (
         missing_words=("internet", "PyPI"),
         when=lambda c: c.api_key is not None,
     ),
+    # The engine Requires= this step, not Wants=: a stack that asks for shared storage keeps
+    # checkpoints, datasets or weights there. Started without the mount, a workload would write
+    # into the bare directory on the boot volume, which a later mount hides, and nodes would
+    # drift apart silently; "Dependency failed" and this step's one line say what is wrong.
+    Step(
+        "shared-fs",
+        ("shared-fs",),
+        reads=("host", "paths", "storage"),
+        # The mount target's IP arrives as instance metadata, in node.env.
+        requires=("node-env",),
+        system_wants=_NET,
+        needs=frozenset({"internet", "nfs"}),
+        missing_words=("File Storage",),
+        when=lambda c: c.storage is not None,
+    ),
     Step(
         "engine",
         ("engine-pull", "engine-run", "engine-stopped", "entry"),
         reads=("node", "host", "paths", "limits", "engine", "api_key"),
-        requires=("node-env", "runtime", "gpu-check", "api-key"),
+        requires=("node-env", "runtime", "gpu-check", "api-key", "shared-fs"),
         # Without local NVMe the cache stays on the boot volume.
         wants=("localdisk",),
         system_wants=_NET,

@@ -21,6 +21,7 @@ _NEED_WORDS = {
     "nvme": "local NVMe drives",
     "secret": "an OCI Vault secret",
     "engine": "a serving engine",
+    "nfs": "an OCI File Storage mount target",
 }
 #: What each step needs, from the step registry; a step not listed needs nothing here beyond
 #: IMDS and must succeed. The words are what its failure line must use to say what is missing.
