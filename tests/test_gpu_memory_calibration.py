@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +131,13 @@ def test_the_catalog_h100_is_the_measured_one() -> None:
     assert DOC["device"]["name"] == "NVIDIA H100 80GB HBM3"
     h100 = get_shape("BM.GPU.H100.8")
     assert h100.gpu_memory_bytes == DOC["device"]["mem_get_info_total_bytes"]
+
+
+def test_the_bench_says_in_one_line_that_it_needs_cuda() -> None:
+    # CI has no GPU: the bench must stop at once with one line and exit 2, not a traceback.
+    bench = RESULTS.parent.parent / "gpu_memory.py"
+    done = subprocess.run(
+        [sys.executable, str(bench)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("gpu_memory: needs CUDA") and done.stderr.count("\n") == 1
