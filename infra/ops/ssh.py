@@ -92,7 +92,8 @@ class SshTransport:
             got = channel.collect(chan, deadline, on_line)
         except (paramiko.SSHException, OSError, EOFError) as err:
             self._drop(node)
-            return RunResult(None, "", "", f"{node.name}: connection lost: {err or type(err)}")
+            why = str(err) or type(err).__name__
+            return RunResult(None, "", "", f"{node.name}: connection lost: {why}")
         finally:
             chan.close()
         if got.timed_out:
