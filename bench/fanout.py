@@ -4,7 +4,8 @@ All three reach the same real sshd daemons the same way: a bastion sshd, then on
 node on a private bridge only the bastion shares (tests/ops/lab.py, network namespaces on this
 machine). The ssh loop and Debian's parallel-ssh use plain OpenSSH with the config `gpuform
 ssh-config` writes (ProxyJump through the bastion); every figure is the best of --repeat runs
-of a fresh process, start-up included, with host keys already recorded. Needs root.
+of a fresh process, start-up included, with host keys already recorded; the last column is
+the fan-out alone, in this process (a fresh bastion connection, no start-up). Needs root.
 
     .venv/bin/python bench/fanout.py [--repeat N] [--command CMD]
 """
@@ -25,6 +26,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from infra.ops.fanout import run_all  # noqa: E402
+from infra.ops.hostkeys import KnownHosts  # noqa: E402
+from infra.ops.keys import Credentials  # noqa: E402
+from infra.ops.ssh import SshTransport  # noqa: E402
 from tests.ops import lab as labs  # noqa: E402
 
 GPUFORM = Path(sys.executable).parent / "gpuform"
@@ -49,6 +54,7 @@ class Runners:
         self.inventory = lab.inventory_file()
         self.conf = home / "conf" / f"{labs.STACK}.conf"
         self.env = lab.client_env(home)
+        self.connector = lab.connector()
 
     def _run(self, argv: list[str]) -> None:
         proc = subprocess.run(
@@ -67,6 +73,20 @@ class Runners:
         self._run([str(GPUFORM), "exec", labs.STACK, "--nodes", f"0-{n - 1}",
                    "--inventory", str(self.inventory), "--identity", str(self.lab.key),
                    "--", self.command])  # fmt: skip
+
+    def in_process(self, n: int) -> None:
+        """The fan-out alone: a fresh transport (bastion included), no process start-up."""
+        inv = self.lab.inventory()
+        hosts = KnownHosts(self.home / ".gpuform" / labs.STACK / "known_hosts")
+        t = SshTransport(
+            inv, Credentials(self.lab.key, use_agent=False), hosts, connector=self.connector
+        )
+        try:
+            results = run_all(t, inv.nodes[:n], self.command, timeout_s=60)
+        finally:
+            t.close()
+        if not all(r.result.ok for r in results):
+            raise SystemExit(f"in-process fan-out failed: {results}")
 
     def ssh_loop(self, n: int) -> None:
         hosts = " ".join(f"{labs.STACK}-node-{i}" for i in range(n))
@@ -101,17 +121,19 @@ def main() -> None:
 def report(r: Runners, repeat: int) -> None:
     """Measure and print seconds and ratios, one row per host count."""
     print(f"{os.cpu_count()} CPUs; best of {repeat}; command {r.command!r}; seconds:")
-    print(f"{'hosts':>5} {'gpuform':>8} {'pssh':>7} {'ssh loop':>9} "
-          f"{'pssh/gpuform':>13} {'loop/gpuform':>13} {'gpuform/1 host':>15}")  # fmt: skip
+    print(f"{'hosts':>5} {'gpuform':>8} {'pssh':>7} {'ssh loop':>9} {'pssh/gpuform':>13} "
+          f"{'loop/gpuform':>13} {'gpuform/1 host':>15} {'in-process':>11}")  # fmt: skip
     one = 0.0
     for n in SIZES:
         ours = best_of(partial(r.gpuform, n), repeat)
         pssh = best_of(partial(r.pssh, n), repeat)
         # 32 sequential connections take long enough that one run is a fair figure.
         loop = best_of(partial(r.ssh_loop, n), 1 if n > 8 else repeat)
+        inner = best_of(partial(r.in_process, n), repeat)
         one = one or ours
-        print(f"{n:>5} {ours:>8.2f} {pssh:>7.2f} {loop:>9.2f} "
-              f"{pssh / ours:>13.2f} {loop / ours:>13.2f} {ours / one:>15.2f}")  # fmt: skip
+        print(f"{n:>5} {ours:>8.2f} {pssh:>7.2f} {loop:>9.2f} {pssh / ours:>13.2f} "
+              f"{loop / ours:>13.2f} {ours / one:>15.2f} {inner:>11.2f}")  # fmt: skip
+    print("in-process: the same fan-out inside one Python process (no start-up, imports done)")
 
 
 if __name__ == "__main__":
