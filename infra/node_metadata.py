@@ -22,9 +22,22 @@ HEAD_IP = "gpuform_head_ip"
 #: The shared File Storage mount target's private IP (infra/constructs/file_storage.py);
 #: "" when the stack has no shared storage.
 SHARED_FS_IP = "gpuform_shared_fs_ip"
+#: The Object Storage namespace of the weights bucket (instance-principal reads), and a
+#: read-only PAR's URL when the stack asks for one (docs/weights.md); "" when unused.
+WEIGHTS_NAMESPACE = "gpuform_weights_namespace"
+WEIGHTS_URL = "gpuform_weights_url"
 
 #: Keys the bootstrap reads at boot (user_data and ssh keys are consumed by cloud-init itself).
-BOOT_KEYS = (STACK, NODE_INDEX, NODE_COUNT, API_KEY_SECRET_ID, HEAD_IP, SHARED_FS_IP)
+BOOT_KEYS = (
+    STACK,
+    NODE_INDEX,
+    NODE_COUNT,
+    API_KEY_SECRET_ID,
+    HEAD_IP,
+    SHARED_FS_IP,
+    WEIGHTS_NAMESPACE,
+    WEIGHTS_URL,
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +48,8 @@ class ApplyTimeValues:
     api_key_secret_id: str
     head_ip: str
     shared_fs_ip: str = ""
+    weights_namespace: str = ""
+    weights_url: str = ""
 
 
 def instance_metadata(
@@ -50,4 +65,6 @@ def instance_metadata(
         API_KEY_SECRET_ID: values.api_key_secret_id,
         HEAD_IP: values.head_ip,
         SHARED_FS_IP: values.shared_fs_ip,
+        WEIGHTS_NAMESPACE: values.weights_namespace,
+        WEIGHTS_URL: values.weights_url,
     }

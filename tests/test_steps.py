@@ -10,7 +10,7 @@ from jinja2 import UndefinedError
 from infra.node_plan import plan_nodes
 from infra.render.context import NodeContext
 from infra.render.jinja import environment
-from infra.render.steps import STEPS, step, steps_for, unit_deps
+from infra.render.steps import STEPS, script_file, step, steps_for, unit_deps
 from infra.sizing.settings import resolve
 from infra.specs import Deployment, Engine, Model, NodeGroup, StackSpec
 
@@ -77,7 +77,7 @@ def test_every_declared_step_has_its_templates() -> None:
     for s in STEPS:
         assert f"units/{s.name}.service.j2" in names, s.name
         for script in s.scripts:
-            assert f"scripts/{script}.sh.j2" in names, (s.name, script)
+            assert f"scripts/{script_file(script)}.j2" in names, (s.name, script)
         for dep in (*s.requires, *s.wants):
             step(dep)  # a typo in a dependency is a KeyError here, not a silent omission
 

@@ -16,6 +16,7 @@ from ..stacks import select
 from .errors import EXIT_BAD_INPUT, fail, user_errors
 from .ops import register as register_ops
 from .plan import plan
+from .weights import register as register_weights
 
 app = typer.Typer(
     name="gpuform",
@@ -149,6 +150,7 @@ def _shown(path: Path) -> str:
 
 
 app.command("plan")(plan)
+register_weights(app)
 register_ops(app)
 
 

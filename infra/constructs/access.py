@@ -15,6 +15,8 @@ class InstanceAccessProps:
     tenancy_id: str
     compartment_id: str
     api_key_secret_id: str | None
+    weights_bucket: str | None = None
+    """The bucket the nodes read their weights from (docs/weights.md)."""
 
 
 class InstanceAccess(Construct):
@@ -52,4 +54,11 @@ def _statements(group: str, props: InstanceAccessProps) -> Iterator[str]:
         yield (
             f"Allow dynamic-group {group} to read secret-bundles in compartment id "
             f"{props.compartment_id} where target.secret.id = '{props.api_key_secret_id}'"
+        )
+    # Objects of one bucket: `read objects` is GET and HEAD of an object (and listing), and
+    # the condition keeps every other bucket of the compartment out of reach.
+    if props.weights_bucket:
+        yield (
+            f"Allow dynamic-group {group} to read objects in compartment id "
+            f"{props.compartment_id} where target.bucket.name = '{props.weights_bucket}'"
         )

@@ -16,6 +16,7 @@ from .endpoint import Endpoint, EndpointProps
 from .file_storage import SharedFileSystem, SharedFileSystemProps
 from .network import Network, NetworkProps
 from .node_group import NodeGroup, NodeGroupProps
+from .weight_cache import WeightCache, WeightCacheProps
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,17 @@ class GpuCluster(Construct):
                 engine_port=engine_port,
             ),
         )
-        if props.api_key_secret_id:
+        weights = spec.weights
+        self.weights = (
+            WeightCache(
+                self,
+                "weights",
+                WeightCacheProps(name=spec.name, compartment_id=c, region=dep.region, spec=weights),
+            )
+            if weights
+            else None
+        )
+        if props.api_key_secret_id or self.weights:
             InstanceAccess(
                 self,
                 "access",
@@ -65,6 +76,7 @@ class GpuCluster(Construct):
                     tenancy_id=props.tenancy_id,
                     compartment_id=c,
                     api_key_secret_id=props.api_key_secret_id,
+                    weights_bucket=self.weights.bucket_name if self.weights else None,
                 ),
             )
         storage = shared_storage_of(spec)
@@ -98,8 +110,13 @@ class GpuCluster(Construct):
                 ssh_authorized_keys=props.ssh_authorized_keys,
                 api_key_secret_id=props.api_key_secret_id or "",
                 shared_fs_ip=self.shared_fs.ip if self.shared_fs else "",
+                weights_namespace=self.weights.namespace if self.weights else "",
+                weights_url=self.weights.par_url if self.weights else "",
+                block_volumes=bool(weights and weights.volume),
             ),
         )
+        if self.weights:
+            self.weights.attach(self.nodes.instances, ad, spec.nodes.shape_info.bare_metal)
         self.bastion = Bastion(
             self,
             "bastion",

@@ -27,6 +27,11 @@ class NodeGroupProps:
     ssh_authorized_keys: str
     api_key_secret_id: str
     shared_fs_ip: str = ""
+    weights_namespace: str = ""
+    weights_url: str = ""
+    """The weight bucket's namespace and read-only PAR URL, as instance metadata."""
+    block_volumes: bool = False
+    """Weight volumes attach to these nodes: the agent's Block Volume Management plugin runs."""
     """The shared File Storage mount target's IP, as instance metadata; "" without one."""
 
 
@@ -50,6 +55,8 @@ class NodeGroup(Construct):
                     api_key_secret_id=props.api_key_secret_id,
                     head_ip=head_ip,
                     shared_fs_ip=props.shared_fs_ip,
+                    weights_namespace=props.weights_namespace,
+                    weights_url=props.weights_url,
                 )
             )
             self.instances.append(
@@ -74,7 +81,7 @@ class NodeGroup(Construct):
                             boot_volume_vpus_per_gb=str(nodes.boot_volume_vpus_per_gb),
                         ),
                         metadata=metadata,
-                        agent_config=_agent_config(shape.vendor),
+                        agent_config=_agent_config(shape.vendor, props.block_volumes),
                         launch_options=None if shape.bare_metal else oci.ENCRYPT_IN_TRANSIT,
                         freeform_tags={
                             "gpuform-stack": node.stack,
@@ -91,7 +98,7 @@ class NodeGroup(Construct):
         """One per replica: the nodes that serve the API."""
 
 
-def _agent_config(vendor: str) -> oci.AgentConfig:
+def _agent_config(vendor: str, block_volumes: bool = False) -> oci.AgentConfig:
     # GPU monitoring reports NVIDIA health to OCI; the RDMA plugins belong to cluster networks
     # (multi-node), so a lone node leaves them off rather than failing to find peers.
     plugins = [
@@ -103,6 +110,10 @@ def _agent_config(vendor: str) -> oci.AgentConfig:
         oci.PluginConfig(name="Compute HPC RDMA Authentication", desired_state=DISABLED),
         oci.PluginConfig(name="Compute HPC RDMA Auto-Configuration", desired_state=DISABLED),
     ]
+    if block_volumes:
+        # Logs in to the weight volume's iSCSI target, so the attachment's
+        # is_agent_auto_iscsi_login_enabled has an agent to do it (docs/weights.md).
+        plugins.append(oci.PluginConfig(name="Block Volume Management", desired_state=ENABLED))
     return oci.AgentConfig(
         is_management_disabled=False, is_monitoring_disabled=False, plugins_config=plugins
     )

@@ -68,6 +68,14 @@ class ServeInputs:
     max_model_len: int | None
     memory_fraction: float | None
     extra_args: tuple[str, ...]
+    model_path: str | None = None
+    """The verified local copy of the weights inside the container (docs/weights.md); the
+    engine loads from it and keeps answering to `model_id`. None: the engine fetches itself."""
+
+    @property
+    def served(self) -> tuple[str, ...]:
+        """The model argument's value(s) after the flag: the local path when there is one."""
+        return (self.model_path,) if self.model_path else (self.model_id,)
 
     @property
     def rank(self) -> int:

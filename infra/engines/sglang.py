@@ -33,8 +33,9 @@ def _default_fraction(gpu_memory_gb: float) -> float:
 
 def _command(s: ServeInputs) -> EngineCommand:
     t = s.topology
-    argv: list[Arg] = ["python3", "-m", "sglang.launch_server", "--model-path", s.model_id]
-    argv += ["--revision", s.revision, "--tp-size", str(t.tp)]
+    argv: list[Arg] = ["python3", "-m", "sglang.launch_server", "--model-path", *s.served]
+    argv += ["--served-model-name", s.model_id] if s.model_path else ["--revision", s.revision]
+    argv += ["--tp-size", str(t.tp)]
     if t.ep > 1:
         argv += ["--ep-size", str(t.ep)]
     if t.nodes_per_replica > 1:

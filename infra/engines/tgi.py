@@ -18,8 +18,11 @@ def _topology(gpus_per_node: int, nodes: int) -> Topology:
 
 
 def _command(s: ServeInputs) -> EngineCommand:
-    argv = ["text-generation-launcher", "--model-id", s.model_id]
-    argv += ["--revision", s.revision, "--num-shard", str(s.topology.tp)]
+    argv = ["text-generation-launcher", "--model-id", *s.served]
+    # A local copy has no revision. TGI's launcher (3.3) has no served-name flag: /v1/models
+    # shows the local path, and requests may name any model (it serves only one).
+    argv += [] if s.model_path else ["--revision", s.revision]
+    argv += ["--num-shard", str(s.topology.tp)]
     if s.max_model_len is not None:
         # TGI needs room for at least one generated token beyond the prompt.
         argv += ["--max-total-tokens", str(s.max_model_len)]

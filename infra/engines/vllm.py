@@ -25,7 +25,9 @@ def _command(s: ServeInputs) -> EngineCommand:
     role: RayRole | None = None if t.pp == 1 else ("head" if s.is_head else "worker")
     if role == "worker":
         return EngineCommand((), (), role, serves_http=False)
-    argv = ["vllm", "serve", s.model_id, "--revision", s.revision]
+    argv = ["vllm", "serve", *s.served]
+    # A local copy has no revision; the name clients send stays the model id.
+    argv += ["--served-model-name", s.model_id] if s.model_path else ["--revision", s.revision]
     argv += ["--tensor-parallel-size", str(t.tp)]
     if t.pp > 1:
         argv += ["--pipeline-parallel-size", str(t.pp), "--distributed-executor-backend", "ray"]

@@ -17,9 +17,12 @@ from ..engines import RAY_PORT, ApiKeySupport, EngineCommand, EngineKind, ServeI
 from ..sizing.settings import EngineSettings
 from ..specs import StackSpec
 from .storage_part import StoragePart, storage_part
+from .weights_part import WeightsPart, weights_part
 
 PackageManager = Literal["dnf", "apt"]
-Part = Literal["node", "host", "paths", "limits", "metadata", "engine", "api_key", "storage"]
+Part = Literal[
+    "node", "host", "paths", "limits", "metadata", "engine", "api_key", "storage", "weights"
+]
 
 CONTAINER_NAME = "gpuform-engine"
 
@@ -160,6 +163,8 @@ class NodeContext:
     api_key: ApiKeyPart | None
     storage: StoragePart | None = None
     """The shared File Storage mount, when the stack has one."""
+    weights: WeightsPart | None = None
+    """The verified weight cache the engine serves (infra/render/weights_part.py)."""
     paths: PathsPart = field(default_factory=PathsPart)
     limits: LimitsPart = field(default_factory=LimitsPart)
 
@@ -189,6 +194,7 @@ def build_context(stack: StackSpec, node_index: int, settings: EngineSettings) -
     shape = stack.nodes.shape_info
     drv = driver(stack.engine.kind)
     port = stack.engine.serve_port
+    weights = weights_part(stack, settings)
     command = drv.command(
         ServeInputs(
             model_id=stack.model.id,
@@ -199,6 +205,7 @@ def build_context(stack: StackSpec, node_index: int, settings: EngineSettings) -
             max_model_len=settings.max_model_len,
             memory_fraction=settings.gpu_memory_fraction,
             extra_args=stack.engine.extra_args,
+            model_path=weights.container_dir if weights else None,
         )
     )
     wants_key = stack.endpoint.require_api_key and command.serves_http
@@ -240,5 +247,6 @@ def build_context(stack: StackSpec, node_index: int, settings: EngineSettings) -
             else None
         ),
         storage=storage_part(stack),
+        weights=weights,
         paths=paths,
     )

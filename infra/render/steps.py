@@ -16,7 +16,7 @@ from typing import Literal
 
 from .context import NodeContext, Part
 
-Need = Literal["gpu", "internet", "nvme", "secret", "engine", "nfs"]
+Need = Literal["gpu", "internet", "nvme", "secret", "engine", "nfs", "volume"]
 """What a step needs beyond the node itself: without it, it fails with one line saying so."""
 
 TARGET = "gpuform.target"
@@ -115,10 +115,34 @@ STEPS: tuple[Step, ...] = (
         when=lambda c: c.storage is not None,
     ),
     Step(
+        "weights-volume",
+        ("weights-volume",),
+        reads=("paths", "weights"),
+        # Attached after launch; OCI's agent logs in to its iSCSI target (docs/weights.md).
+        system_wants=_NET,
+        system_after=("local-fs.target",),
+        needs=frozenset({"volume"}),
+        missing_words=("block volume",),
+        when=lambda c: c.weights is not None and c.weights.volume is not None,
+    ),
+    Step(
+        "weights",
+        ("weights", "weights-fetch.py"),
+        reads=("host", "paths", "weights"),
+        requires=("node-env", "weights-volume"),
+        # Without local NVMe (and without a volume) the cache stays on the boot volume.
+        wants=("localdisk",),
+        system_wants=_NET,
+        needs=frozenset({"internet"}),
+        missing_words=("internet", "bucket", "verification"),
+        when=lambda c: c.weights is not None,
+    ),
+    Step(
         "engine",
         ("engine-pull", "engine-run", "engine-stopped", "entry"),
-        reads=("node", "host", "paths", "limits", "engine", "api_key"),
-        requires=("node-env", "runtime", "gpu-check", "api-key", "shared-fs"),
+        # The engine serves only weights the `weights` step verified (docs/weights.md).
+        reads=("node", "host", "paths", "limits", "engine", "api_key", "weights"),
+        requires=("node-env", "runtime", "gpu-check", "api-key", "shared-fs", "weights"),
         # Without local NVMe the cache stays on the boot volume.
         wants=("localdisk",),
         system_wants=_NET,
@@ -195,9 +219,17 @@ def step_files(ctx: NodeContext, s: Step) -> tuple[NodeFile, ...]:
     """The unit and scripts of step `s` on node `ctx`."""
     unit = NodeFile(f"{ctx.paths.units}/{s.unit}", f"units/{s.name}.service.j2", "0644", s)
     scripts = tuple(
-        NodeFile(f"{ctx.paths.lib}/{n}.sh", f"scripts/{n}.sh.j2", "0755", s) for n in s.scripts
+        NodeFile(f"{ctx.paths.lib}/{script_file(n)}", f"scripts/{script_file(n)}.j2", mode, s)
+        for n in s.scripts
+        for mode in ("0755" if script_file(n).endswith(".sh") else "0644",)
     )
     return (unit, *scripts)
+
+
+def script_file(name: str) -> str:
+    """A step script's file name: `name.sh`, or `name` itself when it has a suffix (a Python
+    file runs as `python3 FILE`, so it is not executable)."""
+    return name if "." in name else f"{name}.sh"
 
 
 def node_files(ctx: NodeContext) -> tuple[NodeFile, ...]:

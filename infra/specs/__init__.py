@@ -8,6 +8,7 @@ from .errors import one_line
 from .model import Model, Precision
 from .nodes import Image, NodeGroup
 from .stack import StackSpec
+from .weights import WeightCache, WeightVolume
 
 __all__ = [
     "Deployment",
@@ -19,5 +20,7 @@ __all__ = [
     "NodeGroup",
     "Precision",
     "StackSpec",
+    "WeightCache",
+    "WeightVolume",
     "one_line",
 ]

@@ -11,6 +11,7 @@ from .engine import Engine
 from .model import Model
 from .nodes import NodeGroup
 from .storage import SharedStorage
+from .weights import MAX_SHARED_ATTACHMENTS, WeightCache
 
 
 class StackSpec(Spec):
@@ -23,6 +24,8 @@ class StackSpec(Spec):
     endpoint: Endpoint = Endpoint()
     shared_storage: SharedStorage | None = None
     """An OCI File Storage file system every node mounts (infra/specs/storage.py)."""
+    weights: WeightCache | None = None
+    """Weights from a bucket (and a volume); None: each node pulls from the model hub."""
 
     @model_validator(mode="after")
     def _consistent(self) -> StackSpec:
@@ -49,7 +52,23 @@ class StackSpec(Spec):
                 f"engine.image {image!r} is not a ROCm build but {shape.name} has AMD GPUs; "
                 "use a ROCm image (e.g. rocm/vllm, or a -rocm tag)"
             )
+        self._weights_fit()
         return self
+
+    def _weights_fit(self) -> None:
+        w = self.weights
+        if w is not None and self.engine.kind == "ollama":
+            raise ValueError(
+                "weights is set but Ollama pulls its own GGUF tags through its server; "
+                "drop weights or serve with vllm, sglang or tgi"
+            )
+        shared = w is not None and w.volume is not None and w.volume.mode == "shared-read-only"
+        if shared and self.nodes.count > MAX_SHARED_ATTACHMENTS:
+            raise ValueError(
+                f"weights.volume.mode 'shared-read-only' attaches one volume to every node, but "
+                f"nodes.count is {self.nodes.count} and OCI allows {MAX_SHARED_ATTACHMENTS}; "
+                "use mode 'clone-per-node'"
+            )
 
     @property
     def name(self) -> str:

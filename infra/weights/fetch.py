@@ -1,18 +1,19 @@
 #!/usr/bin/env python3
-"""gpuform's weight pull: parallel, ranged, resumable downloads, each file checked against the
-manifest before it gets its final name. Shipped to every node (docs/weights.md).
+"""gpuform weight pull: ranged, parallel, resumable downloads, verified against a manifest.
 
-It runs on the node's own Python (3.6 on Oracle Linux 8, newer on Ubuntu) with the standard
-library alone, so it is written without 3.7+ syntax or modules. Sources:
+Shipped to every node (docs/weights.md) and run with the node's own Python (3.6 on Oracle Linux
+8, newer on Ubuntu) and the standard library alone, so it avoids 3.7+ syntax and modules.
+Docstrings and comments are dropped from the shipped copy; only code costs user_data bytes.
 
+Sources:
   --base-url URL   GET URL + PREFIX/NAME: a bucket's read-only PAR (https://objectstorage.
                    REGION.oraclecloud.com/p/TOKEN/n/NS/b/BUCKET/o/), or a path-style bucket URL
-  --oci R/NS/B     OCI's native Object Storage API signed by instance principal (the oci SDK)
-  --hub MODEL_ID   the Hugging Face hub, its own hashes as the manifest
+  --oci R/NS/B     OCI's native Object Storage API, each request signed by instance principal
+  --hub MODEL_ID   the Hugging Face hub, with its own file hashes as the manifest
 
-Exit 0 when every file is verified in --dest; else 1 with one `gpuform:` line on stderr. Details
-go to --log. Bytes land in DEST.partial/NAME.part, with finished ranges logged beside them so a
-killed pull resumes; a file is renamed into DEST only after its hash matches.
+Bytes land in DEST.partial/NAME.part, finished ranges logged in NAME.part.done so that a killed
+pull resumes; a file is renamed into DEST only once its size and hash match. Exit 0 when every
+file is verified in DEST, else 1 with one `gpuform:` line on stderr; details go to --log.
 """
 
 import argparse
@@ -32,11 +33,10 @@ from typing import IO, Any, Callable, Dict, List, NamedTuple, Optional, Set, Tup
 
 MANIFEST = "gpuform-manifest.json"
 FORMAT = "gpuform-weights/1"
-HUB = "https://huggingface.co"
 MiB = 1 << 20
-# Hub repos often carry the same weights twice (PyTorch .bin beside .safetensors, Meta's
-# original/ checkpoints); engines load safetensors when present, so only those are pulled.
-_DUPLICATE_FORMATS = (".bin", ".pt", ".pth", ".h5", ".msgpack", ".ot", ".onnx", ".gguf")
+# Hub repos often hold the weights twice (.bin beside .safetensors, Meta's original/); engines
+# load safetensors when there are any, so only those are pulled.
+_TWICE = (".bin", ".pt", ".pth", ".h5", ".msgpack", ".ot", ".onnx", ".gguf")
 
 Headers = Dict[str, str]
 Signer = Callable[[str, Headers], Headers]
@@ -59,67 +59,56 @@ class Source(NamedTuple):
     sign: Optional[Signer]
 
 
-class Log:
-    def __init__(self, path: Optional[str]) -> None:
-        self._fh = open(path, "a") if path else sys.stderr  # noqa: SIM115
-        self._lock = threading.Lock()
-
-    def __call__(self, msg: str) -> None:
-        with self._lock:
-            self._fh.write(time.strftime("%H:%M:%S ") + msg + "\n")
-            self._fh.flush()
+_LOCK = threading.Lock()
+_LOG: List[IO[str]] = [sys.stderr]
 
 
-# --- HTTP -----------------------------------------------------------------------------------
+def log(msg: str) -> None:
+    with _LOCK:
+        _LOG[0].write(time.strftime("%H:%M:%S ") + msg + "\n")
+        _LOG[0].flush()
 
 
 def _transient(err: Exception) -> bool:
     if isinstance(err, urllib.error.HTTPError):
         return err.code >= 500 or err.code == 429
-    return isinstance(err, (urllib.error.URLError, OSError, http.client.HTTPException))
-
-
-def http_get(
-    src: Source, url: str, headers: Headers, log: Log, tries: int = 5, timeout: float = 60
-) -> Any:
-    """An open response for GET url, retrying what a retry can fix."""
-    delay = 1.0
-    for attempt in range(1, tries + 1):
-        h = dict(headers)
-        if src.sign is not None:
-            h = src.sign(url, h)
-        try:
-            return urllib.request.urlopen(urllib.request.Request(url, headers=h), timeout=timeout)
-        except Exception as err:  # every failure is logged; permanent ones end the pull
-            log("GET {} failed (try {}/{}): {}".format(_safe(url), attempt, tries, err))
-            if attempt == tries or not _transient(err):
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 10)
-    raise AssertionError("unreachable")
+    return isinstance(err, (OSError, http.client.HTTPException))
 
 
 def _safe(url: str) -> str:
-    # A PAR's token is a bearer credential; keep it out of logs.
-    parts = url.split("/p/", 1)
-    return parts[0] + "/p/<token>/" + parts[1].split("/", 1)[1] if len(parts) == 2 else url
+    # A PAR's token is a bearer credential: keep it out of logs.
+    head, sep, tail = url.partition("/p/")
+    return head + "/p/<token>/" + tail.partition("/")[2] if sep else url
 
 
-def _read_json(src: Source, url: str, log: Log, tries: int) -> Any:
-    with http_get(src, url, {}, log, tries) as resp:
+def http_get(src: Source, url: str, headers: Headers, tries: int = 5) -> Any:
+    """An open response for GET url, retrying what a retry can fix."""
+    for n in range(1, tries + 1):
+        h = src.sign(url, headers) if src.sign else headers
+        try:
+            return urllib.request.urlopen(urllib.request.Request(url, headers=h), timeout=60)
+        except Exception as err:  # logged; a permanent one ends the pull
+            log("GET {} failed ({}/{}): {}".format(_safe(url), n, tries, err))
+            if n == tries or not _transient(err):
+                raise
+            time.sleep(min(2**n, 10))
+    raise AssertionError("unreachable")
+
+
+def get_json(src: Source, url: str) -> Any:
+    with http_get(src, url, {}) as resp:
         body = resp.read()
     try:
-        return json.loads(body.decode("utf-8"))
+        return json.loads(body.decode())
     except ValueError:
-        what = "{} answered {} with something other than JSON".format(src.what, _safe(url))
-        raise Failure(what) from None
+        raise Failure("{} sent no JSON for {}".format(src.what, _safe(url))) from None
 
 
-# --- manifests ------------------------------------------------------------------------------
+# --- manifests and hashes -------------------------------------------------------------------
 
 
 def entries_from(doc: Any) -> List[Entry]:
-    """The files a manifest document lists, checked for shape."""
+    """The files a manifest document lists."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise Failure("the manifest is not a {} document".format(FORMAT))
     out = []
@@ -131,356 +120,269 @@ def entries_from(doc: Any) -> List[Entry]:
     return out
 
 
-def manifest_doc(entries: List[Entry]) -> Dict[str, Any]:
-    files = []
-    for e in entries:
-        f = {"name": e.name, "size": e.size}  # type: Dict[str, Any]
-        if e.sha256:
-            f["sha256"] = e.sha256
-        if e.git_sha1:
-            f["git_sha1"] = e.git_sha1
-        files.append(f)
-    return {"format": FORMAT, "files": files}
-
-
 def hub_entries(info: Dict[str, Any]) -> List[Entry]:
-    """The files to pull from a hub model's metadata (GET /api/models/ID/revision/REV?blobs=1)."""
-    siblings = info.get("siblings") or []
-    names = [s["rfilename"] for s in siblings]
-    has_st = any(n.endswith(".safetensors") for n in names)
+    """Files to pull, from GET /api/models/ID/revision/REV?blobs=true."""
+    sibs = info.get("siblings") or []
+    st = any(s["rfilename"].endswith(".safetensors") for s in sibs)
     out = []
-    for s in siblings:
-        name = s["rfilename"]
-        if name.startswith(".") or (
-            has_st and (name.endswith(_DUPLICATE_FORMATS) or name.startswith("original/"))
-        ):
+    for s in sibs:
+        name, lfs = s["rfilename"], s.get("lfs") or {}
+        if name.startswith(".") or (st and (name.endswith(_TWICE) or name.startswith("original/"))):
             continue
-        lfs = s.get("lfs") or {}
-        size = int(lfs.get("size", s.get("size", -1)))
-        if size < 0:
+        size = lfs.get("size", s.get("size"))
+        if size is None:
             raise Failure("the hub lists {} without a size".format(name))
-        out.append(Entry(name, size, lfs.get("sha256", ""), "" if lfs else s.get("blobId", "")))
+        out.append(Entry(name, int(size), lfs.get("sha256", ""), "" if lfs else s["blobId"]))
     if not out:
         raise Failure("the hub lists no files for this model")
     return out
 
 
-# --- hashing --------------------------------------------------------------------------------
-
-
-def file_digest(path: str, e: Entry) -> str:
-    """The digest of `path` in the manifest's terms (sha256, or the hub's git blob sha1)."""
-    h = hashlib.sha256() if e.sha256 else hashlib.sha1()
-    if not e.sha256:
-        h.update("blob {}\0".format(os.path.getsize(path)).encode())
-    with open(path, "rb") as fh:
-        buf = bytearray(8 * MiB)
-        view = memoryview(buf)
-        while True:
-            n = fh.readinto(buf)
-            if not n:
-                break
-            h.update(view[:n])
-    return h.hexdigest()
-
-
-def expected(e: Entry) -> str:
-    return e.sha256 or e.git_sha1
-
-
 def verify_file(path: str, e: Entry) -> Optional[str]:
-    """None when `path` is exactly `e`; else what is wrong with it."""
+    """None when `path` is exactly `e`, else what is wrong with it."""
     if not os.path.isfile(path):
         return "missing"
     size = os.path.getsize(path)
     if size != e.size:
         return "size {} instead of {}".format(size, e.size)
-    got = file_digest(path, e)
-    if got != expected(e):
-        return "{} {} instead of {}".format("sha256" if e.sha256 else "git sha1", got, expected(e))
+    # The hub gives small files a git blob id: sha1 of "blob SIZE\0" and the bytes.
+    h = hashlib.sha256() if e.sha256 else hashlib.sha1("blob {}\0".format(size).encode())
+    buf = bytearray(8 * MiB)
+    view = memoryview(buf)
+    with open(path, "rb") as fh:
+        for n in iter(lambda: fh.readinto(buf), 0):
+            h.update(view[:n])
+    want = e.sha256 or e.git_sha1
+    if h.hexdigest() != want:
+        kind = "sha256" if e.sha256 else "git sha1"
+        return "{} {} instead of {}".format(kind, h.hexdigest(), want)
     return None
-
-
-class Stamps:
-    """Files verified before, by (size, mtime): a reboot does not hash 700 GB again."""
-
-    def __init__(self, path: Optional[str]) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._data = {}  # type: Dict[str, List[Any]]
-        if path and os.path.isfile(path):
-            try:
-                with open(path) as fh:
-                    self._data = json.load(fh)
-            except ValueError:
-                self._data = {}
-
-    def _key(self, path: str) -> List[Any]:
-        st = os.stat(path)
-        return [st.st_size, st.st_mtime_ns]
-
-    def known(self, path: str, e: Entry) -> bool:
-        with self._lock:
-            seen = self._data.get(path)
-        try:
-            return seen == [*self._key(path), expected(e)]
-        except OSError:
-            return False
-
-    def add(self, path: str, e: Entry) -> None:
-        with self._lock:
-            self._data[path] = [*self._key(path), expected(e)]
-            if self.path:
-                _write_atomic(self.path, json.dumps(self._data))
-
-
-def _write_atomic(path: str, text: str) -> None:
-    tmp = "{}.{}.tmp".format(path, os.getpid())
-    with open(tmp, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 # --- the pull -------------------------------------------------------------------------------
 
 
 class Pull:
-    def __init__(self, src: Source, entries: List[Entry], dest: str, args: Any, log: Log):
-        self.src, self.entries, self.dest, self.log = src, entries, dest, log
-        self.partial = dest.rstrip("/") + ".partial"
-        self.chunk = max(1, int(args.chunk_mb)) * MiB
-        self.workers = max(1, int(args.workers))
-        self.stamps = Stamps(args.state)
-        self.read_only = bool(args.verify_only)
+    def __init__(self, src: Source, entries: List[Entry], args: Any) -> None:
+        self.src, self.entries, self.dest = src, entries, args.dest
+        self.partial = args.dest.rstrip("/") + ".partial"
+        self.chunk = max(1, args.chunk_mb) * MiB
+        self.workers = max(1, args.workers)
+        self.read_only = args.verify_only
         self.lock = threading.Lock()
         self.fetched = 0
         self.hash_s = 0.0
-        self.problems = {}  # type: Dict[str, str]
+        # Files verified before, by (size, mtime, hash): a reboot does not hash 700 GB again.
+        self.state = args.state
+        self.stamps: Dict[str, List[Any]] = {}
+        try:
+            with open(self.state) as fh:
+                self.stamps = json.load(fh)
+        except (TypeError, OSError, ValueError):
+            pass
 
-    def final(self, e: Entry) -> str:
-        return os.path.join(self.dest, e.name)
-
-    def part(self, e: Entry) -> str:
-        return os.path.join(self.partial, e.name + ".part")
+    def _stamp(self, path: str, e: Entry) -> List[Any]:
+        st = os.stat(path)
+        return [st.st_size, st.st_mtime_ns, e.sha256 or e.git_sha1]
 
     def check(self, path: str, e: Entry) -> Optional[str]:
         t0 = time.monotonic()
         problem = verify_file(path, e)
         with self.lock:
             self.hash_s += time.monotonic() - t0
+            if problem is None:
+                self.stamps[path] = self._stamp(path, e)
+                if self.state:
+                    tmp = self.state + ".tmp"
+                    with open(tmp, "w") as fh:
+                        json.dump(self.stamps, fh)
+                    os.replace(tmp, self.state)
         return problem
 
     def present(self, e: Entry) -> bool:
-        """A file already in DEST counts only once verified; a bad one is removed."""
-        path = self.final(e)
+        """A file already in DEST counts once verified; a bad one is removed, never served."""
+        path = os.path.join(self.dest, e.name)
         if not os.path.exists(path):
             return False
-        if self.stamps.known(path, e):
+        if self.stamps.get(path) == self._stamp(path, e):
             return True
         problem = self.check(path, e)
         if problem is None:
-            self.stamps.add(path, e)
             return True
-        self.log("{}: {} in the cache".format(e.name, problem))
+        log("{}: {} in the cache".format(e.name, problem))
         if not self.read_only:
-            os.remove(path)  # fetched again, never served
+            os.remove(path)
         return False
 
-    def ranges(self, e: Entry) -> List[Tuple[int, int]]:
-        return [(a, min(a + self.chunk, e.size) - 1) for a in range(0, e.size, self.chunk)]
-
-    def _done(self, e: Entry) -> Set[int]:
-        done = set()  # type: Set[int]
-        part = self.part(e)
-        if os.path.isfile(part) and os.path.getsize(part) == e.size:
+    def _fetch(self, e: Entry, part: str, idx: int, a: int, b: int, done: IO[str]) -> None:
+        for n in range(1, 6):
             try:
-                with open(part + ".done") as fh:
-                    done = {int(x) for x in fh.read().split() if x.isdigit()}
-            except OSError:
-                pass
+                with http_get(
+                    self.src, self.src.url(e.name), {"Range": "bytes={}-{}".format(a, b)}, 3
+                ) as r:
+                    if r.status == 200 and (a, b) != (0, e.size - 1):
+                        raise Failure("{} ignores HTTP Range requests".format(self.src.what))
+                    fd = os.open(part, os.O_WRONLY)
+                    try:
+                        view = memoryview(bytearray(min(4 * MiB, b - a + 1)))
+                        pos = a
+                        while pos <= b:
+                            got = r.readinto(view[: b + 1 - pos])
+                            if not got:
+                                raise OSError("stream ended at byte {} of {}-{}".format(pos, a, b))
+                            os.pwrite(fd, view[:got], pos)
+                            pos += got
+                    finally:
+                        os.close(fd)
+                break
+            except Failure:
+                raise
+            except Exception as err:  # a dropped stream fetches its range again
+                log("{} bytes {}-{}: {} ({}/5)".format(e.name, a, b, err, n))
+                if n == 5 or not _transient(err):
+                    why = "cannot fetch {} from {}: {}".format(e.name, self.src.what, err)
+                    raise Failure(why) from err
+                time.sleep(n)
+        with self.lock:
+            self.fetched += b - a + 1
+            done.write("{}\n".format(idx))
+            done.flush()
+
+    def download(self, e: Entry, pool: ThreadPoolExecutor) -> None:
+        """Fetch the missing ranges of `e`, verify it, move it into DEST."""
+        part = os.path.join(self.partial, e.name + ".part")
+        have: Set[int] = set()
+        if os.path.isfile(part) and os.path.getsize(part) == e.size:
+            with open(part + ".done") as fh:
+                have = {int(x) for x in fh.read().split() if x.isdigit()}
         else:
             os.makedirs(os.path.dirname(part), exist_ok=True)
             with open(part, "wb") as fh:
                 fh.truncate(e.size)
-            with open(part + ".done", "w"):
-                pass
-        return done
-
-    def fetch_range(self, e: Entry, idx: int, a: int, b: int, done_log: IO[str]) -> None:
-        url = self.src.url(e.name)
-        headers = {"Range": "bytes={}-{}".format(a, b)}
-        for attempt in range(1, 6):
-            try:
-                self._copy(url, headers, e, a, b)
-                break
-            except Failure:
-                raise
-            except Exception as err:  # a dropped stream restarts its range
-                self.log("{} bytes {}-{}: {} (try {}/5)".format(e.name, a, b, err, attempt))
-                if attempt == 5 or not _transient(err):
-                    why = "cannot fetch {} from {}: {}".format(e.name, self.src.what, err)
-                    raise Failure(why) from err
-                time.sleep(attempt)
-        with self.lock:
-            self.fetched += b - a + 1
-            done_log.write("{}\n".format(idx))
-            done_log.flush()
-
-    def _copy(self, url: str, headers: Headers, e: Entry, a: int, b: int) -> None:
-        with http_get(self.src, url, headers, self.log, tries=3) as resp:
-            if resp.status == 200 and (a, b) != (0, e.size - 1):
-                raise Failure("{} ignores HTTP Range requests".format(self.src.what))
-            fd = os.open(self.part(e), os.O_WRONLY)
-            try:
-                buf = bytearray(min(4 * MiB, b - a + 1))
-                view = memoryview(buf)
-                pos = a
-                while pos <= b:
-                    n = resp.readinto(view[: min(len(buf), b + 1 - pos)])
-                    if not n:
-                        raise OSError("stream ended at byte {} of {}-{}".format(pos, a, b))
-                    os.pwrite(fd, view[:n], pos)
-                    pos += n
-            finally:
-                os.close(fd)
-
-    def download(self, e: Entry, pool: ThreadPoolExecutor) -> None:
-        """Fetch the missing ranges of `e`, then verify it and move it into DEST."""
-        done = self._done(e)
-        todo = [(i, a, b) for i, (a, b) in enumerate(self.ranges(e)) if i not in done]
-        if done:
-            self.log(
-                "{}: resuming, {} of {} ranges there".format(
-                    e.name, len(done), len(done) + len(todo)
-                )
-            )
-        with open(self.part(e) + ".done", "a") as done_log:
-            futures = [pool.submit(self.fetch_range, e, i, a, b, done_log) for i, a, b in todo]
-            errors = [err for err in (f.exception() for f in futures) if err is not None]
-        if errors:
-            raise errors[0]
-        problem = self.check(self.part(e), e)
-        if problem is not None:
-            # Never served: the bad copy is dropped, and the next round fetches it whole.
-            os.remove(self.part(e))
+            open(part + ".done", "w").close()
+        ranges = [(a, min(a + self.chunk, e.size) - 1) for a in range(0, e.size, self.chunk)]
+        todo = [(i, a, b) for i, (a, b) in enumerate(ranges) if i not in have]
+        if have:
+            log("{}: resuming, {} of {} ranges there".format(e.name, len(have), len(ranges)))
+        with open(part + ".done", "a") as done:
+            futures = [pool.submit(self._fetch, e, part, i, a, b, done) for i, a, b in todo]
+            errors = [f.exception() for f in futures]
+        for err in errors:
+            if err:
+                raise err
+        problem = self.check(part, e)
+        if problem:
+            os.remove(part)  # never served; the next round fetches it whole
             raise Failure("{} failed verification: {}".format(e.name, problem))
-        os.makedirs(os.path.dirname(self.final(e)), exist_ok=True)
-        os.replace(self.part(e), self.final(e))
-        os.remove(self.part(e) + ".done")
-        self.stamps.add(self.final(e), e)
+        final = os.path.join(self.dest, e.name)
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        os.replace(part, final)
+        os.remove(part + ".done")
+        with self.lock:
+            self.stamps[final] = self._stamp(final, e)
 
-    def run(self, rounds: int = 3) -> None:
+    def run(self) -> None:
         os.makedirs(self.dest, exist_ok=True)
-        # Ranges of every file share one pool; files are walked by a second one so a big
-        # file's ranges and many small files keep all workers busy.
+        # Ranges of every file share one pool, files are walked by another: a big shard's
+        # ranges and many small files keep all workers busy.
         with ThreadPoolExecutor(self.workers) as ranges, ThreadPoolExecutor(self.workers) as files:
-            there = files.map(self.present, self.entries)
-            missing = [e for e, ok in zip(self.entries, there) if not ok]
-            for n in range(1, rounds + 1):
+            missing = [
+                e for e, ok in zip(self.entries, files.map(self.present, self.entries)) if not ok
+            ]
+            if self.read_only and missing:
+                more = " (and {} more)".format(len(missing) - 1) if len(missing) > 1 else ""
+                raise Failure(
+                    "{}{} missing or corrupt in read-only {}".format(
+                        missing[0].name, more, self.dest
+                    )
+                )
+
+            def attempt(e: Entry) -> Optional[Exception]:
+                try:
+                    self.download(e, ranges)
+                    return None
+                except Exception as err:
+                    return err
+
+            failed: List[Tuple[Entry, Exception]] = []
+            for n in range(1, 4):
                 if not missing:
                     break
-                self.log("round {}: fetching {} file(s)".format(n, len(missing)))
-                failed = []
-                errs = files.map(lambda e: _try(self.download, e, ranges), missing)
+                log("round {}: fetching {} file(s)".format(n, len(missing)))
+                errs = list(files.map(attempt, missing))
                 for e, err in zip(missing, errs):
-                    if err is not None:
-                        self.log("{}: {}".format(e.name, err))
-                        self.problems[e.name] = str(err)
-                        failed.append(e)
-                missing = failed
+                    if err:
+                        log("{}: {}".format(e.name, err))
+                failed = [(e, err) for e, err in zip(missing, errs) if err is not None]
+                missing = [e for e, _ in failed]
         if missing:
-            e = missing[0]
             more = " (and {} more)".format(len(missing) - 1) if len(missing) > 1 else ""
-            raise Failure("{}{}".format(self.problems[e.name], more))
-        self._tidy()
-
-    def _tidy(self) -> None:
-        keep = {os.path.normpath(e.name) for e in self.entries} | {MANIFEST}
-        for root, _dirs, names in os.walk(self.dest):
-            for n in names:
-                rel = os.path.relpath(os.path.join(root, n), self.dest)
-                if rel not in keep:
-                    os.remove(os.path.join(root, n))
-        shutil.rmtree(self.partial, ignore_errors=True)
-
-
-def _try(fn: Callable[..., None], *args: Any) -> Optional[Exception]:
-    try:
-        fn(*args)
-        return None
-    except Exception as err:
-        return err
+            raise Failure("{}{}".format(failed[0][1], more))
+        if not self.read_only:
+            keep = {os.path.normpath(e.name) for e in self.entries} | {MANIFEST}
+            for root, _, names in os.walk(self.dest):
+                for n in names:
+                    p = os.path.join(root, n)
+                    if os.path.relpath(p, self.dest) not in keep:
+                        os.remove(p)
+            shutil.rmtree(self.partial, ignore_errors=True)
 
 
 # --- sources --------------------------------------------------------------------------------
 
 
-def _quoted(name: str) -> str:
+def _q(name: str) -> str:
     return urllib.parse.quote(name, safe="/")
 
 
 def _instance_principal() -> Signer:
     try:
-        import oci  # type: ignore[import-not-found,unused-ignore]  # installed by weights.sh
+        import oci  # type: ignore[import-not-found,unused-ignore]  # weights.sh installs it
         import requests  # type: ignore[import-untyped,unused-ignore]
     except ImportError as err:
         raise Failure("instance principal signing needs the oci SDK ({})".format(err)) from None
-
     signer = oci.auth.signers.InstancePrincipalsSecurityTokenSigner()
-    lock = threading.Lock()
 
     def sign(url: str, headers: Headers) -> Headers:
         req = requests.Request("GET", url, headers=headers).prepare()
-        with lock:
+        with _LOCK:
             signer(req)
         return {k: v.decode() if isinstance(v, bytes) else v for k, v in req.headers.items()}
 
     return sign
 
 
-def source(args: Any, log: Log) -> Tuple[Source, List[Entry]]:
+def source(args: Any) -> Tuple[Source, List[Entry]]:
     """Where to fetch from, and the manifest there."""
-    tries = 5
     if args.hub:
-        base = (args.hub_endpoint or os.environ.get("HF_ENDPOINT") or HUB).rstrip("/")
-        model = args.hub
-        api = "{}/api/models/{}/revision/{}?blobs=true".format(base, model, _quoted(args.revision))
-        hub = Source("the model hub ({})".format(base.split("//")[-1]), lambda n: n, None)
-        info = _read_json(hub, api, log, tries)
-        sha = info.get("sha") or args.revision
-
-        def url(name: str) -> str:
-            return "{}/{}/resolve/{}/{}".format(base, model, sha, _quoted(name))
-
-        return Source(hub.what, url, None), hub_entries(info)
-    prefix = (args.prefix.strip("/") + "/") if args.prefix else ""
+        base = (
+            args.hub_endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+        ).rstrip("/")
+        hub = Source("the model hub ({})".format(base.split("//")[-1]), _q, None)
+        info = get_json(
+            hub, "{}/api/models/{}/revision/{}?blobs=true".format(base, args.hub, _q(args.revision))
+        )
+        rev = info.get("sha") or args.revision
+        return hub._replace(
+            url=lambda n: "{}/{}/resolve/{}/{}".format(base, args.hub, rev, _q(n))
+        ), hub_entries(info)
+    prefix = args.prefix.strip("/") + "/" if args.prefix.strip("/") else ""
     if args.base_url:
-        base = args.base_url if args.base_url.endswith("/") else args.base_url + "/"
-        src = Source("the bucket", lambda n: base + _quoted(prefix + n), None)
+        base = args.base_url.rstrip("/") + "/"
+        src = Source("the bucket", lambda n: base + _q(prefix + n), None)
     else:
         region, ns, bucket = args.oci.split("/")
         base = "https://objectstorage.{}.oraclecloud.com/n/{}/b/{}/o/".format(region, ns, bucket)
-        src = Source(
-            "bucket {}".format(bucket), lambda n: base + _quoted(prefix + n), _instance_principal()
-        )
-    # Policies and PARs reach Object Storage a little after `terraform apply` returns.
+        src = Source("bucket " + bucket, lambda n: base + _q(prefix + n), _instance_principal())
+    # Policies and PARs take effect a little after `terraform apply` returns.
     deadline = time.monotonic() + args.auth_wait
     while True:
         try:
-            return src, entries_from(_read_json(src, src.url(MANIFEST), log, tries))
+            return src, entries_from(get_json(src, src.url(MANIFEST)))
         except urllib.error.HTTPError as err:
             if err.code not in (401, 403, 404) or time.monotonic() > deadline:
                 raise
             time.sleep(10)
-
-
-def _cached(dest: str) -> Optional[List[Entry]]:
-    path = os.path.join(dest, MANIFEST)
-    try:
-        with open(path) as fh:
-            return entries_from(json.load(fh))
-    except (OSError, ValueError, KeyError, Failure):
-        return None
 
 
 def _why(err: Exception, what: str) -> str:
@@ -494,77 +396,80 @@ def _why(err: Exception, what: str) -> str:
                 what, MANIFEST
             )
         return "{} answered HTTP {}".format(what, err.code)
-    reason = getattr(err, "reason", err)
-    if what.startswith("the model hub"):
-        return "cannot reach {} ({}); the node needs internet access".format(what, reason)
-    return "cannot reach {} ({}); check the service gateway or internet access".format(what, reason)
+    fix = (
+        "the node needs internet access"
+        if "hub" in what
+        else "check the service gateway or internet access"
+    )
+    return "cannot reach {} ({}); {}".format(what, getattr(err, "reason", err), fix)
 
 
-def pull(args: Any, log: Log) -> Tuple[int, float, float]:
-    """Verified weights in args.dest; (bytes fetched, seconds, seconds spent hashing)."""
-    t0 = time.monotonic()
-    what = "the model hub" if args.hub else "the bucket"
+def _cached(dest: str) -> Optional[List[Entry]]:
     try:
-        src, entries = source(args, log)
+        with open(os.path.join(dest, MANIFEST)) as fh:
+            return entries_from(json.load(fh))
+    except (OSError, ValueError, KeyError, Failure):
+        return None
+
+
+def pull(args: Any) -> Tuple[int, float, float]:
+    """Verified weights in args.dest: (bytes fetched, seconds, seconds spent hashing)."""
+    t0 = time.monotonic()
+    try:
+        src, entries = source(args)
     except Failure:
         raise
     except Exception as err:
+        what = "the model hub" if args.hub else "the bucket"
         cached = _cached(args.dest)
         if cached is None:
             raise Failure(_why(err, what)) from None
         # Rebooted without the source: what was verified before is still good.
-        log("{}; checking the cached manifest instead".format(_why(err, what)))
-        src, entries = Source(what, lambda n: n, None), cached
-        args.verify_only = True
-    job = Pull(src, entries, args.dest, args, log)
-    if args.verify_only:
-        with ThreadPoolExecutor(job.workers) as pool:
-            bad = [e.name for e, ok in zip(entries, pool.map(job.present, entries)) if not ok]
-        if bad:
-            more = " (and {} more)".format(len(bad) - 1) if len(bad) > 1 else ""
-            raise Failure("{}{} missing or corrupt in read-only {}".format(bad[0], more, args.dest))
-    else:
-        job.run()
-    _write_atomic(os.path.join(args.dest, MANIFEST), json.dumps(manifest_doc(entries), indent=1))
+        log(_why(err, what) + "; checking the cached manifest instead")
+        src, entries, args.verify_only = Source(what, _q, None), cached, True
+    job = Pull(src, entries, args)
+    job.run()
+    files = [dict((k, v) for k, v in e._asdict().items() if v != "") for e in entries]
+    tmp = os.path.join(args.dest, MANIFEST + ".tmp")
+    with open(tmp, "w") as fh:
+        json.dump({"format": FORMAT, "files": files}, fh, indent=1)
+    os.replace(tmp, os.path.join(args.dest, MANIFEST))
     return job.fetched, time.monotonic() - t0, job.hash_s
 
 
-def parse(argv: Optional[List[str]] = None) -> Any:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+def main(argv: Optional[List[str]] = None) -> int:
+    p = argparse.ArgumentParser(description="gpuform weight pull (docs/weights.md)")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--base-url")
-    src.add_argument("--oci", metavar="REGION/NAMESPACE/BUCKET")
-    src.add_argument("--hub", metavar="MODEL_ID")
-    p.add_argument("--revision", default="main")
-    p.add_argument("--hub-endpoint")
-    p.add_argument("--prefix", default="")
+    for flag in ("--base-url", "--oci", "--hub"):
+        src.add_argument(flag)
+    for flag, default in (
+        ("--revision", "main"),
+        ("--hub-endpoint", None),
+        ("--prefix", ""),
+        ("--state", None),
+        ("--log", None),
+    ):
+        p.add_argument(flag, default=default)
     p.add_argument("--dest", required=True)
-    p.add_argument("--state", help="JSON of verified files (size, mtime, hash)")
-    p.add_argument("--log")
     p.add_argument("--workers", type=int, default=32)
     p.add_argument("--chunk-mb", type=int, default=64)
     p.add_argument("--auth-wait", type=float, default=600)
-    p.add_argument("--verify-only", action="store_true", help="a read-only cache: check only")
-    return p.parse_args(argv)
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    args = parse(argv)
-    log = Log(args.log)
+    p.add_argument("--verify-only", action="store_true")
+    args = p.parse_args(argv)
+    if args.log:
+        _LOG[0] = open(args.log, "a")  # noqa: SIM115  (open for the whole run)
     detail = " (details: {})".format(args.log) if args.log else ""
     try:
-        fetched, secs, hash_s = pull(args, log)
+        fetched, secs, hash_s = pull(args)
     except Failure as err:
         print("gpuform: weights: {}{}".format(err, detail), file=sys.stderr)
         return 1
-    total = sum(os.path.getsize(os.path.join(args.dest, e.name)) for e in _cached(args.dest) or [])
-    rate = fetched / secs / 1e9 if secs > 0 else 0.0
-    msg = (
-        "gpuform: weights: {:.2f} GB verified in {} "
-        "(fetched {:.2f} GB in {:.0f}s, {:.2f} GB/s; hashing {:.0f}s)"
-    )
-    print(msg.format(total / 1e9, args.dest, fetched / 1e9, secs, rate, hash_s))
-    log("done: " + msg.format(total / 1e9, args.dest, fetched / 1e9, secs, rate, hash_s))
+    total = sum(e.size for e in _cached(args.dest) or [])
+    msg = "gpuform: weights: {:.2f} GB verified in {} (fetched {:.2f} GB in {:.0f}s, {:.2f} GB/s;"
+    msg = msg.format(total / 1e9, args.dest, fetched / 1e9, secs, fetched / max(secs, 1e-9) / 1e9)
+    msg += " hashing {:.0f}s)".format(hash_s)
+    log(msg)
+    print(msg)
     return 0
 
 

