@@ -19,6 +19,7 @@ from infra.sizing.settings import resolve
 from infra.specs import (
     Deployment,
     Engine,
+    EngineKind,
     Model,
     NodeGroup,
     StackSpec,
@@ -44,12 +45,12 @@ DEP = Deployment(
 LLAMA_70B = Model(id="deepseek-ai/DeepSeek-R1-Distill-Llama-70B")
 
 
-def _stack(weights: WeightCacheSpec | None, kind: str = "vllm", **nodes: Any) -> StackSpec:
+def _stack(weights: WeightCacheSpec | None, kind: EngineKind = "vllm", **nodes: Any) -> StackSpec:
     return StackSpec(
         deployment=DEP,
         nodes=NodeGroup(shape=nodes.pop("shape", "BM.GPU.H100.8"), **nodes),
         model=LLAMA_70B,
-        engine=Engine(kind=kind),  # type: ignore[arg-type]
+        engine=Engine(kind=kind),
         weights=weights,
     )
 

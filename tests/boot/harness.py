@@ -41,7 +41,8 @@ class Bridge(Protocol):
     """A service on the stack's private network, in the harness's switch namespace (and
     nowhere else), plus files it puts into each node's root before boot."""
 
-    weights_url: str
+    @property
+    def weights_url(self) -> str: ...
 
     def serve(self, switch_netns: str) -> AbstractContextManager[object]: ...
 
