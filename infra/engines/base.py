@@ -48,8 +48,8 @@ class MemoryProfile:
     fraction_covers_activations: bool
     """vLLM's gpu_memory_utilization bounds everything; SGLang's mem_fraction_static only
     weights and KV, and the rest of the GPU must hold activations and CUDA graphs."""
-    default_fraction: Callable[[float], float]
-    """The engine's own memory share on a GPU of this many GB."""
+    default_fraction: Callable[[float, Topology], float]
+    """The engine's own memory share on a GPU of this many GB, for this replica layout."""
     default_context: int | None = None
     """A context the engine uses when told nothing (Ollama's num_ctx); None: the model's maximum."""
     reports_fraction: bool = True
@@ -121,17 +121,27 @@ class EngineDriver:
     topology: Callable[[int, int], Topology]
     """(GPUs per node, nodes per replica) -> how the engine lays out one replica."""
     command: Callable[[ServeInputs], EngineCommand]
+    ports: Callable[[ServeInputs], tuple[int, ...]]
+    """TCP ports this node's engine listens on for other hosts (the load balancer, peers). The
+    host firewall opens exactly these to the VCN (infra/render/context.py, FirewallPart)."""
     pulls_model: bool = False
     """The model is pulled through the running server (Ollama) rather than at start."""
     gguf: bool = False
     """Serves GGUF files: every tensor quantized, Q4_K_M unless the tag says otherwise."""
     tensor_parallel: bool = True
     """Splits attention heads over GPUs; False: one GPU, or whole layers over all of them."""
+    health_timeout_ms: int = 3_000
+    """How long the load balancer waits for `health_path` (OCI's default is 3 s)."""
 
     def image_ref(self, vendor: Vendor, image: str | None = None, tag: str | None = None) -> str:
         """`repo:tag` with this engine's defaults filled for the GPU vendor."""
         repo, default_tag = self.images[vendor]
         return f"{image or repo}:{tag or default_tag}"
+
+
+def serving_port(s: ServeInputs) -> tuple[int, ...]:
+    """The API port, on a node that serves it (every replica head); nothing on workers."""
+    return (s.port,) if s.is_head else ()
 
 
 def fraction_flag(value: float) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import EngineCommand, EngineDriver, MemoryProfile, ServeInputs
+from .base import EngineCommand, EngineDriver, MemoryProfile, ServeInputs, serving_port
 from .topology import Topology
 
 
@@ -16,6 +16,9 @@ def _topology(gpus_per_node: int, nodes: int) -> Topology:
 def _command(s: ServeInputs) -> EngineCommand:
     # Ollama sizes itself over all visible GPUs; TP and memory fraction have no flag.
     env: list[tuple[str, str]] = [("OLLAMA_HOST", f"0.0.0.0:{s.port}")]
+    # Ollama unloads a model after 5 idle minutes by default (envconfig OLLAMA_KEEP_ALIVE), and
+    # reloading a 43 GB model takes minutes: a negative value keeps it loaded for good.
+    env.append(("OLLAMA_KEEP_ALIVE", "-1"))
     if s.max_model_len is not None:
         env.append(("OLLAMA_CONTEXT_LENGTH", str(s.max_model_len)))
     return EngineCommand(("ollama", "serve", *s.extra_args), tuple(env), None, serves_http=True)
@@ -36,7 +39,7 @@ DRIVER = EngineDriver(
         runtime_overhead_gb=0.5,
         mla_latent=False,
         fraction_covers_activations=True,
-        default_fraction=lambda _gb: 0.95,  # fills what it finds; leave the driver a little
+        default_fraction=lambda _gb, _t: 0.95,  # fills what it finds; leave the driver a little
         default_context=4096,
         reports_fraction=False,
     ),
@@ -44,6 +47,7 @@ DRIVER = EngineDriver(
     expert_parallel=False,
     topology=_topology,
     command=_command,
+    ports=serving_port,
     pulls_model=True,
     gguf=True,
     tensor_parallel=False,

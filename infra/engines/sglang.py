@@ -11,6 +11,7 @@ from .base import (
     MemoryProfile,
     ServeInputs,
     fraction_flag,
+    serving_port,
 )
 from .topology import Topology
 
@@ -23,12 +24,37 @@ def _topology(gpus_per_node: int, nodes: int) -> Topology:
     return Topology(tp=tp, pp=1, nodes_per_replica=nodes, gpus_per_node=gpus_per_node)
 
 
-def _default_fraction(gpu_memory_gb: float) -> float:
-    # SGLang sizes mem_fraction_static from the GPU: about 0.88 on 141-192 GB parts,
-    # 0.85 on 80 GB, lower on small GPUs where activations are a larger share.
-    if gpu_memory_gb >= 120:
-        return 0.88
-    return 0.85 if gpu_memory_gb >= 60 else 0.80
+def _default_fraction(gpu_memory_gb: float, t: Topology) -> float:
+    """mem_fraction_static as SGLang v0.5.4 computes it when the flag is absent.
+
+    sgl-project/sglang python/sglang/srt/server_args.py, ServerArgs._handle_gpu_memory_settings:
+    the GPU's memory in MiB (vendors' "80 GB" is about 80 GiB) less a reserve for activations
+    and CUDA graphs, which grows with the prefill chunk and graph batch its memory class picks,
+    and by 1 GiB per 8 ranks of TP x PP; at least 10 GiB above 60 GiB. No DP attention and no
+    speculative decoding here. An H100 80 GB at TP8 gets about 0.82, an H200 about 0.90.
+    """
+    mib = gpu_memory_gb * 1024
+    if mib < 20 * 1024:
+        chunk, graph_bs = 2048, 8
+    elif mib < 35 * 1024:
+        chunk, graph_bs = 2048, 24 if t.tp < 4 else 80
+    elif mib < 60 * 1024:
+        chunk, graph_bs = 4096, 32 if t.tp < 4 else 160
+    elif mib < 160 * 1024:
+        chunk, graph_bs = 8192, 256 if t.tp < 4 else 512
+    else:
+        chunk, graph_bs = 16384, 512
+    reserved = 512 + max(chunk, 2048) * 1.5 + graph_bs * 2 + t.tp * t.pp / 8 * 1024
+    if mib > 60 * 1024:
+        reserved = max(reserved, 10 * 1024)
+    return round((mib - reserved) / mib, 3)
+
+
+def _ports(s: ServeInputs) -> tuple[int, ...]:
+    # Rank 0 of a multi-node replica also hosts the torch.distributed rendezvous the other
+    # ranks dial (--dist-init-addr HEAD:DIST_INIT_PORT).
+    dist = (DIST_INIT_PORT,) if s.is_head and s.topology.nodes_per_replica > 1 else ()
+    return (*serving_port(s), *dist)
 
 
 def _command(s: ServeInputs) -> EngineCommand:
@@ -74,4 +100,8 @@ DRIVER = EngineDriver(
     expert_parallel=True,
     topology=_topology,
     command=_command,
+    ports=_ports,
+    # /health runs a one-token generation before it answers (SGLang's http_server.py
+    # health_generate), which takes seconds on a loaded server; OCI's 3 s default flaps.
+    health_timeout_ms=10_000,
 )

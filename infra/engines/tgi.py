@@ -9,6 +9,7 @@ from .base import (
     MemoryProfile,
     ServeInputs,
     fraction_flag,
+    serving_port,
 )
 from .topology import Topology
 
@@ -51,11 +52,12 @@ DRIVER = EngineDriver(
         mla_latent=False,
         fraction_covers_activations=True,
         # cuda_memory_fraction defaults to 1.0; plan on 95% for the driver and fragmentation.
-        default_fraction=lambda _gb: 0.95,
+        default_fraction=lambda _gb, _t: 0.95,
         reports_fraction=False,
     ),
     multi_node=False,
     expert_parallel=False,
     topology=_topology,
     command=_command,
+    ports=serving_port,
 )

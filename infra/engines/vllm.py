@@ -10,6 +10,7 @@ from .base import (
     RayRole,
     ServeInputs,
     fraction_flag,
+    serving_port,
 )
 from .topology import Topology
 
@@ -60,10 +61,11 @@ DRIVER = EngineDriver(
         runtime_overhead_gb=1.5,
         mla_latent=True,
         fraction_covers_activations=True,
-        default_fraction=lambda _gb: 0.90,  # gpu_memory_utilization's default
+        default_fraction=lambda _gb, _t: 0.90,  # gpu_memory_utilization's default
     ),
     multi_node=True,
     expert_parallel=True,
     topology=_topology,
     command=_command,
+    ports=serving_port,
 )

@@ -160,7 +160,7 @@ def _serve(
     w_gpu = math.ceil(weights / gpus)
     act = activation_bytes(a, engine, topo.tp)
     ovh = overhead_bytes(engine)
-    frac = req.memory_fraction or e.default_fraction(shape.gpu_memory_gb)
+    frac = req.memory_fraction or e.default_fraction(shape.gpu_memory_gb, topo)
     mem = shape.gpu_memory_gb * GB
     if e.fraction_covers_activations:
         kv_budget = frac * mem - w_gpu - act - ovh
