@@ -30,6 +30,9 @@ class Shape:
     ocpus: int
     host_memory_gb: int
     bare_metal: bool
+    nvswitch: bool
+    """HGX board whose GPUs talk over NVSwitch: CUDA does not start until nvidia-fabricmanager
+    runs (H100/H200/A100 8-GPU shapes)."""
     usd_per_gpu_hour: float
     price_seen: str
 

@@ -62,6 +62,8 @@ class HostPart:
     gpus: int
     package_manager: PackageManager
     nvme_drives: int
+    nvswitch: bool
+    """NVIDIA GPUs joined by NVSwitch: CUDA needs nvidia-fabricmanager running first."""
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,7 @@ def build_context(stack: StackSpec, node_index: int, settings: EngineSettings) -
             gpus=shape.gpus,
             package_manager=stack.nodes.image.package_manager,
             nvme_drives=shape.nvme_drives,
+            nvswitch=shape.nvswitch,
         ),
         engine=EnginePart(
             kind=drv.kind,

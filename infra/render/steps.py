@@ -76,7 +76,8 @@ STEPS: tuple[Step, ...] = (
         "gpu-check",
         ("gpu-check",),
         reads=("host", "paths"),
-        system_after=("systemd-modules-load.service",),
+        # NVSwitch shapes: CUDA starts only once the fabric manager runs (checked, not started).
+        system_after=("systemd-modules-load.service", "nvidia-fabricmanager.service"),
         needs=frozenset({"gpu"}),
         missing_words=("GPU",),
     ),
