@@ -40,7 +40,10 @@ DEPLOYMENT = Deployment(
     ssh_allowed_cidrs=["198.51.100.0/24"],
     api_allowed_cidrs=["198.51.100.0/24"],
 )
-UBUNTU = Image(operating_system="Canonical Ubuntu", operating_system_version="22.04")
+# Only Oracle Linux's GPU platform images carry a driver: Ubuntu nodes and AMD nodes boot a
+# custom image (its OCID a Terraform variable here).
+UBUNTU = Image(operating_system="Canonical Ubuntu", operating_system_version="22.04", custom=True)
+ROCM_OL = Image(custom=True)
 R1 = Model(id="deepseek-ai/DeepSeek-R1", precision="fp8")
 LLAMA_70B = Model(id="deepseek-ai/DeepSeek-R1-Distill-Llama-70B")
 DISTILL = Model(id="deepseek-ai/DeepSeek-R1-Distill-Llama-8B")
@@ -62,7 +65,9 @@ INLINE: dict[str, StackSpec] = {
         endpoint=Endpoint(require_api_key=False),
     ),
     "vllm-mi300x-amd-dnf": _stack(
-        NodeGroup(shape="BM.GPU.MI300X.8"), R1, Engine(kind="vllm", max_model_len=32768)
+        NodeGroup(shape="BM.GPU.MI300X.8", image=ROCM_OL),
+        R1,
+        Engine(kind="vllm", max_model_len=32768),
     ),
     # R1 fp8 (673 GB) outgrows one H100.8 (640 GB): one replica pipelines over 2 nodes.
     "vllm-h100-2-nodes": _stack(NodeGroup(shape="BM.GPU.H100.8", count=2), R1, Engine(kind="vllm")),

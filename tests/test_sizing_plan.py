@@ -20,7 +20,7 @@ from infra.sizing.params import count
 from infra.sizing.planner import Request, plan, why_not
 from infra.sizing.precision import Precision
 from infra.sizing.settings import EngineSettings, resolve
-from infra.specs import Deployment, Engine, Model, NodeGroup, StackSpec
+from infra.specs import Deployment, Engine, Image, Model, NodeGroup, StackSpec
 from infra.stacks import load_examples
 from infra.synth import synth
 
@@ -32,13 +32,18 @@ _NET: dict[str, Any] = {
 }
 
 
+def _image(shape: str) -> Image:
+    return Image(custom=True) if get_shape(shape).vendor == "amd" else Image()
+
+
 def _stack(model: str, kind: str, shape: str, **kw: Any) -> StackSpec:
     engine = {k: v for k, v in kw.items() if k in Engine.model_fields}
     model_kw = {k: v for k, v in kw.items() if k in ("precision",)}
     nodes_kw = {k: v for k, v in kw.items() if k in ("count",)}
     return StackSpec(
         deployment=Deployment(**_NET),
-        nodes=NodeGroup(shape=shape, **nodes_kw),
+        # AMD shapes boot only a custom ROCm image (no platform image carries ROCm).
+        nodes=NodeGroup(shape=shape, image=_image(shape), **nodes_kw),
         model=Model(id=model, **model_kw),
         engine=Engine(kind=kind, **engine),
     )

@@ -29,6 +29,8 @@ class GpuClusterProps:
     compartment_id: str
     ssh_authorized_keys: str
     api_key_secret_id: str | None
+    node_image_id: str | None = None
+    """A custom image's OCID from a Terraform variable, when the stack names none itself."""
 
 
 class GpuCluster(Construct):
@@ -113,6 +115,7 @@ class GpuCluster(Construct):
                 weights_namespace=self.weights.namespace if self.weights else "",
                 weights_url=self.weights.par_url if self.weights else "",
                 block_volumes=bool(weights and weights.volume),
+                image_id=props.node_image_id,
             ),
         )
         if self.weights:

@@ -32,6 +32,8 @@ class NodeGroupProps:
     """The weight bucket's namespace and read-only PAR URL, as instance metadata."""
     block_volumes: bool = False
     """Weight volumes attach to these nodes: the agent's Block Volume Management plugin runs."""
+    image_id: str | None = None
+    """A custom image's OCID from a Terraform variable (nodes.image.custom without an OCID)."""
     """The shared File Storage mount target's IP, as instance metadata; "" without one."""
 
 
@@ -42,7 +44,7 @@ class NodeGroup(Construct):
         super().__init__(scope, id)
         nodes = props.nodes
         shape = nodes.shape_info
-        image_id = platform_image_id(
+        image_id = props.image_id or platform_image_id(
             self, "image", props.compartment_id, shape.name, nodes.image, gpu=True
         )
         self.instances: list[oci.CoreInstance] = []
@@ -90,7 +92,8 @@ class NodeGroup(Construct):
                             "gpuform-replica": str(node.replica),
                         },
                     ),
-                    ignore_changes=() if nodes.image.ocid else IGNORE_IMAGE_DRIFT,
+                    # A custom image changes only when the stack or its variable says so.
+                    ignore_changes=() if nodes.image.is_custom else IGNORE_IMAGE_DRIFT,
                 )
             )
 

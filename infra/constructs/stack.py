@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..node_plan import NodePlan
 from ..specs import StackSpec
+from ..specs.nodes import IMAGE_VARIABLE
 from ..tf import oci
 from ..tf.cdk import (
     Construct,
@@ -49,6 +50,17 @@ class GpuStack(TerraformStack):
             if spec.endpoint.require_api_key
             else None
         )
+        image = spec.nodes.image
+        node_image = (
+            self._var(
+                IMAGE_VARIABLE,
+                f"OCID of the custom {image.operating_system} {image.operating_system_version} "
+                f"image for the {spec.nodes.shape} nodes, with the GPU driver (ROCm on AMD); "
+                "oracle-quickstart/oci-hpc documentation/Prerequisites.md lists images to import.",
+            )
+            if image.custom and image.ocid is None
+            else None
+        )
         GenericProvider(
             self,
             "oci",
@@ -70,6 +82,7 @@ class GpuStack(TerraformStack):
                 compartment_id=compartment,
                 ssh_authorized_keys=ssh_key,
                 api_key_secret_id=secret,
+                node_image_id=node_image,
             ),
         )
         ips = [i.private_ip for i in cluster.nodes.instances]

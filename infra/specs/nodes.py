@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..catalog.shapes import Shape, get_shape, shapes
 from .base import Spec
@@ -14,13 +14,54 @@ _IMAGE_OCID = re.compile(r"^ocid1\.image\.oc\d\.[a-z0-9-]*\.[a-z0-9]+$")
 
 ImageOs = Literal["Oracle Linux", "Canonical Ubuntu"]
 
+#: The versions OCI publishes platform images of, per OS; the first is the default.
+OS_VERSIONS: dict[str, tuple[str, ...]] = {
+    "Oracle Linux": ("8", "9"),
+    "Canonical Ubuntu": ("22.04", "24.04"),
+}
+#: The Terraform variable a custom image's OCID comes from when the stack does not name it.
+IMAGE_VARIABLE = "node_image_ocid"
+
 
 class Image(Spec):
-    """The boot image: OCI's GPU platform image for the shape by default, or a custom OCID."""
+    """The boot image: OCI's GPU platform image for the shape by default, or a custom image.
+
+    Only Oracle Linux's GPU platform builds carry a GPU driver (NVIDIA). Ubuntu on a GPU shape
+    and every AMD shape need a custom image with the driver, such as those oci-hpc documents
+    (oracle-quickstart/oci-hpc documentation/Prerequisites.md, "Images"): name its OCID, or set
+    `custom=True` to take it from the Terraform variable node_image_ocid at deploy time.
+    """
 
     operating_system: ImageOs = "Oracle Linux"
-    operating_system_version: str = "8"
+    operating_system_version: str = Field(
+        default="8", description="Default per OS: 8 for Oracle Linux, 22.04 for Canonical Ubuntu."
+    )
     ocid: str | None = Field(default=None, description="A custom image OCID; skips the lookup.")
+    custom: bool = Field(
+        default=False,
+        description=f"A custom image whose OCID is the Terraform variable {IMAGE_VARIABLE}.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _version_of_its_os(cls, data: Any) -> Any:
+        # Each OS its own default version: "8" is Oracle Linux's, not Ubuntu's.
+        if isinstance(data, dict) and "operating_system_version" not in data:
+            os_name = data.get("operating_system", "Oracle Linux")
+            if os_name in OS_VERSIONS:
+                return {**data, "operating_system_version": OS_VERSIONS[os_name][0]}
+        return data
+
+    @model_validator(mode="after")
+    def _published_version(self) -> Image:
+        known = OS_VERSIONS[self.operating_system]
+        if not self.is_custom and self.operating_system_version not in known:
+            raise ValueError(
+                f"operating_system_version {self.operating_system_version!r}: OCI publishes "
+                f"{self.operating_system} platform images for {' and '.join(known)}; use one "
+                "of those, or a custom image"
+            )
+        return self
 
     @field_validator("ocid")
     @classmethod
@@ -32,6 +73,11 @@ class Image(Spec):
     @property
     def package_manager(self) -> Literal["dnf", "apt"]:
         return "apt" if self.operating_system == "Canonical Ubuntu" else "dnf"
+
+    @property
+    def is_custom(self) -> bool:
+        """A custom image (named or from the Terraform variable) rather than a platform image."""
+        return self.custom or self.ocid is not None
 
 
 class NodeGroup(Spec):
@@ -51,6 +97,31 @@ class NodeGroup(Spec):
         if v not in shapes():
             raise ValueError(f"unknown shape; use one of {', '.join(shapes())}")
         return v
+
+    @model_validator(mode="after")
+    def _image_has_the_driver(self) -> NodeGroup:
+        # Platform images: Oracle Linux's GPU builds carry the NVIDIA driver; none carries ROCm
+        # and Canonical's carry no GPU driver, which the bootstrap does not install.
+        shape, image = self.shape_info, self.image
+        if image.is_custom:
+            return self
+        custom = (
+            f"set image=Image(operating_system=..., ocid='ocid1.image...'), or custom=True to "
+            f"pass its OCID as Terraform variable {IMAGE_VARIABLE}"
+        )
+        if shape.vendor == "amd":
+            raise ValueError(
+                f"image: {shape.name} has AMD GPUs and no OCI platform image carries ROCm; "
+                "import a ROCm image (oci-hpc documentation/Prerequisites.md lists them) and "
+                + custom
+            )
+        if image.operating_system == "Canonical Ubuntu":
+            raise ValueError(
+                f"image: Canonical Ubuntu platform images carry no NVIDIA driver for "
+                f"{shape.name} and gpuform installs none; use Oracle Linux (its GPU images carry "
+                "the driver) or a custom Ubuntu GPU image: " + custom
+            )
+        return self
 
     @property
     def shape_info(self) -> Shape:

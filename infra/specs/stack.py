@@ -52,6 +52,12 @@ class StackSpec(Spec):
                 f"engine.image {image!r} is not a ROCm build but {shape.name} has AMD GPUs; "
                 "use a ROCm image (e.g. rocm/vllm, or a -rocm tag)"
             )
+        ref = self.engine.image_ref("nvidia")
+        if shape.vendor == "nvidia" and "rocm" in ref:
+            raise ValueError(
+                f"engine image {ref!r} is a ROCm build but {shape.name} has NVIDIA GPUs; "
+                "use a CUDA image, or leave engine.image and engine.tag unset"
+            )
         self._weights_fit()
         return self
 
