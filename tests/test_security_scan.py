@@ -46,9 +46,12 @@ def _egress_or_inside_vcn(doc: Doc, finding: Finding) -> bool:
     )
 
 
-def _bare_metal_node(doc: Doc, finding: Finding) -> bool:
+def _encrypted_in_transit_or_bare_metal(doc: Doc, finding: Finding) -> bool:
     name = finding["resource"].rsplit(".", 1)[1]
-    return get_shape(doc["resource"]["oci_core_instance"][name]["shape"]).bare_metal
+    instance = doc["resource"]["oci_core_instance"][name]
+    if instance.get("is_pv_encryption_in_transit_enabled") is True:
+        return True  # the instance's own argument, which checkov does not read
+    return bool(get_shape(instance["shape"]).bare_metal)
 
 
 #: check id -> (which findings it may excuse, why).
@@ -65,9 +68,11 @@ EXCEPTIONS: dict[str, tuple[Callable[[Doc, Finding], bool], str]] = {
         "every ephemeral port; stateful NSG rules are the norm",
     ),
     "CKV_OCI_4": (
-        _bare_metal_node,
-        "in-transit encryption is a paravirtualized-attachment option; bare-metal boot "
-        "volumes attach over iSCSI (VMs have it enabled)",
+        _encrypted_in_transit_or_bare_metal,
+        "checkov reads only launch_options.is_pv_encryption_in_transit_enabled, deprecated at "
+        "create time; VMs set the instance's own is_pv_encryption_in_transit_enabled "
+        "(oracle/terraform-provider-oci website/docs/r/core_instance.html.markdown). Bare-metal "
+        "boot volumes attach over iSCSI, where the option does not apply",
     ),
 }
 

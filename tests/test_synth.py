@@ -115,7 +115,10 @@ def test_no_ocids_or_secrets_are_hard_coded(synthesized: dict[str, dict[str, Any
         assert not re.search(r"ocid1\.(tenancy|compartment|vaultsecret)\.", text), name
         assert {"tenancy_ocid", "compartment_ocid"} <= set(doc["variable"]), name
         for node in _gpu_nodes(doc):
-            assert node["metadata"]["gpuform_api_key_secret_id"] == "${var.api_key_secret_ocid}"
+            secret = node["metadata"]["gpuform_api_key_secret_id"]
+            # An engine without API-key support (Ollama) gets no secret at all.
+            assert secret in ("${var.api_key_secret_ocid}", ""), name
+            assert (secret != "") == ("api_key_secret_ocid" in doc["variable"]), name
 
 
 def test_outputs_a_user_needs(synthesized: dict[str, dict[str, Any]]) -> None:

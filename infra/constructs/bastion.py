@@ -46,7 +46,7 @@ class Bastion(Construct):
                     hostname_label="bastion",
                 ),
                 source_details=oci.InstanceSourceDetails(source_id=image_id),
-                launch_options=oci.ENCRYPT_IN_TRANSIT,
+                is_pv_encryption_in_transit_enabled=True,
                 metadata={"ssh_authorized_keys": props.ssh_authorized_keys},
                 freeform_tags={"gpuform-stack": props.name, "gpuform-role": "bastion"},
             ),

@@ -19,6 +19,8 @@ class EndpointProps:
     """Answers 200 without an API key once the engine can serve (from the engine driver)."""
     engine_port: int
     target_instance_ids: tuple[str, ...]
+    health_timeout_ms: int = 3_000
+    """How long a health check may take (the engine driver's; SGLang's /health generates)."""
 
 
 class Endpoint(Construct):
@@ -51,8 +53,9 @@ class Endpoint(Construct):
                     port=props.engine_port,
                     url_path=props.health_path,
                     return_code=200,
-                    interval_in_millis=10_000,
-                    timeout_in_millis=3_000,
+                    # A check must end before the next one starts.
+                    interval_in_millis=max(10_000, props.health_timeout_ms + 5_000),
+                    timeout_in_millis=props.health_timeout_ms,
                     retries=3,
                 ),
             ),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from ..engines import driver
 from ..node_plan import NodePlan
@@ -29,6 +30,8 @@ class GpuClusterProps:
     compartment_id: str
     ssh_authorized_keys: str
     api_key_secret_id: str | None
+    provider_args: Mapping[str, str] = field(default_factory=dict)
+    """The stack's provider settings; identity resources reuse them for the home region."""
     node_image_id: str | None = None
     """A custom image's OCID from a Terraform variable, when the stack names none itself."""
 
@@ -69,18 +72,6 @@ class GpuCluster(Construct):
             if weights
             else None
         )
-        if props.api_key_secret_id or self.weights:
-            InstanceAccess(
-                self,
-                "access",
-                InstanceAccessProps(
-                    name=spec.name,
-                    tenancy_id=props.tenancy_id,
-                    compartment_id=c,
-                    api_key_secret_id=props.api_key_secret_id,
-                    weights_bucket=self.weights.bucket_name if self.weights else None,
-                ),
-            )
         storage = shared_storage_of(spec)
         self.shared_fs = (
             SharedFileSystem(
@@ -120,6 +111,24 @@ class GpuCluster(Construct):
         )
         if self.weights:
             self.weights.attach(self.nodes.instances, ad, spec.nodes.shape_info.bare_metal)
+        # After the nodes: the dynamic group admits exactly their OCIDs.
+        self.access = (
+            InstanceAccess(
+                self,
+                "access",
+                InstanceAccessProps(
+                    name=spec.name,
+                    tenancy_id=props.tenancy_id,
+                    compartment_id=c,
+                    api_key_secret_id=props.api_key_secret_id,
+                    weights_bucket=self.weights.bucket_name if self.weights else None,
+                    instance_ids=tuple(i.id for i in self.nodes.instances),
+                    provider_args=props.provider_args,
+                ),
+            )
+            if props.api_key_secret_id or self.weights
+            else None
+        )
         self.bastion = Bastion(
             self,
             "bastion",
@@ -145,6 +154,7 @@ class GpuCluster(Construct):
                 health_path=driver(spec.engine.kind).health_path,
                 engine_port=engine_port,
                 target_instance_ids=tuple(h.id for h in self.nodes.heads),
+                health_timeout_ms=driver(spec.engine.kind).health_timeout_ms,
             ),
         )
 

@@ -84,7 +84,9 @@ class NodeGroup(Construct):
                         ),
                         metadata=metadata,
                         agent_config=_agent_config(shape.vendor, props.block_volumes),
-                        launch_options=None if shape.bare_metal else oci.ENCRYPT_IN_TRANSIT,
+                        # Paravirtualized boot volumes (VMs) encrypt in transit; bare metal
+                        # boots over iSCSI, where the option does not apply.
+                        is_pv_encryption_in_transit_enabled=None if shape.bare_metal else True,
                         freeform_tags={
                             "gpuform-stack": node.stack,
                             "gpuform-role": node.role,

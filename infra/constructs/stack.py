@@ -45,9 +45,11 @@ class GpuStack(TerraformStack):
         ssh_key = spec.deployment.ssh_public_key or self._var(
             "ssh_public_key", "OpenSSH public key installed for the nodes' login user."
         )
+        # Only an engine that checks an API key needs the secret (and the dynamic group and
+        # policy that let the nodes read it); Ollama has no API-key option at all.
         secret = (
             self._var("api_key_secret_ocid", "OCID of the OCI Vault secret holding the API key.")
-            if spec.endpoint.require_api_key
+            if spec.uses_api_key
             else None
         )
         image = spec.nodes.image
@@ -61,16 +63,13 @@ class GpuStack(TerraformStack):
             if image.custom and image.ocid is None
             else None
         )
+        provider_args = {"tenancy_ocid": tenancy, "config_file_profile": profile.string_value}
         GenericProvider(
             self,
             "oci",
             oci.PROVIDER_SOURCE,
             oci.PROVIDER_VERSION,
-            {
-                "region": spec.deployment.region,
-                "tenancy_ocid": tenancy,
-                "config_file_profile": profile.string_value,
-            },
+            {"region": spec.deployment.region, **provider_args},
         )
         cluster = GpuCluster(
             self,
@@ -82,6 +81,7 @@ class GpuStack(TerraformStack):
                 compartment_id=compartment,
                 ssh_authorized_keys=ssh_key,
                 api_key_secret_id=secret,
+                provider_args=provider_args,
                 node_image_id=node_image,
             ),
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import model_validator
 
+from ..engines import driver
 from .base import Spec
 from .deployment import Deployment
 from .endpoint import Endpoint
@@ -79,6 +80,12 @@ class StackSpec(Spec):
     @property
     def name(self) -> str:
         return self.deployment.name
+
+    @property
+    def uses_api_key(self) -> bool:
+        """The endpoint checks an API key kept in OCI Vault: the stack asks for one and its
+        engine can enforce it (Ollama cannot), so nodes need the secret and read access to it."""
+        return self.endpoint.require_api_key and driver(self.engine.kind).api_key is not None
 
     @property
     def image_ref(self) -> str:

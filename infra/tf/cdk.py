@@ -79,15 +79,29 @@ class GenericDataSource(TerraformDataSource):
 
 
 class GenericProvider(TerraformProvider):
-    """A provider block plus its required_providers entry."""
+    """A provider block plus its required_providers entry; `alias` makes a second
+    configuration of the same provider (another region), which resources name to use it."""
 
     def __init__(
-        self, scope: Construct, name: str, source: str, version: str, args: dict[str, Any]
+        self,
+        scope: Construct,
+        name: str,
+        source: str,
+        version: str,
+        args: dict[str, Any],
+        alias: str | None = None,
     ) -> None:
         super().__init__(
-            scope, name, terraform_resource_type=name, terraform_provider_source=source
+            scope,
+            name if alias is None else f"{name}_{alias}",
+            terraform_resource_type=name,
+            terraform_provider_source=source,
         )
-        _apply(self, args)
+        # cdktf's own `alias` property does not reach the JSON for a provider built like this
+        # one; the override writes the same `alias` argument Terraform reads.
+        _apply(self, args if alias is None else {**args, "alias": alias})
+        self.reference = name if alias is None else f"{name}.{alias}"
+        """How a resource names this configuration in its `provider` argument."""
         TerraformStack.of(scope).add_override(
             f"terraform.required_providers.{name}.version", version
         )

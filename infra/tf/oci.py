@@ -340,16 +340,6 @@ IMDS_V2_ONLY = InstanceOptions(are_legacy_imds_endpoints_disabled=True)
 
 
 @dataclass(frozen=True)
-class LaunchOptions(Args):
-    is_pv_encryption_in_transit_enabled: bool
-
-
-#: VMs attach the boot volume paravirtualized and can encrypt it in transit; bare metal attaches
-#: it over iSCSI, where the option does not apply.
-ENCRYPT_IN_TRANSIT = LaunchOptions(is_pv_encryption_in_transit_enabled=True)
-
-
-@dataclass(frozen=True)
 class CoreInstanceArgs(Args):
     availability_domain: str
     compartment_id: str
@@ -362,7 +352,11 @@ class CoreInstanceArgs(Args):
     agent_config: AgentConfig | None = None
     shape_config: ShapeConfig | None = None
     instance_options: InstanceOptions | None = IMDS_V2_ONLY
-    launch_options: LaunchOptions | None = None
+    is_pv_encryption_in_transit_enabled: bool | None = None
+    """In-transit encryption of paravirtualized attachments, the boot volume's included: VMs
+    attach so and set it; bare metal boots over iSCSI, where it does not apply. The instance's
+    own argument: `launch_options.is_pv_encryption_in_transit_enabled` is deprecated at create
+    time (oracle/terraform-provider-oci website/docs/r/core_instance.html.markdown)."""
     freeform_tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -397,8 +391,10 @@ class NetworkLoadBalancer(Resource[NlbArgs]):
 
     @property
     def public_ip(self) -> str:
-        # The first (and, for a public NLB, only) public address.
-        return self.attr("ip_addresses[0].ip_address")
+        """Its public address. `ip_addresses` lists the private one too, in no promised order;
+        each entry says `is_public` (oracle/terraform-provider-oci
+        website/docs/r/network_load_balancer_network_load_balancer.html.markdown)."""
+        return f"${{[for a in {self.fqn}.ip_addresses : a.ip_address if a.is_public][0]}}"
 
 
 @dataclass(frozen=True)
@@ -493,6 +489,34 @@ class AvailabilityDomains(DataSource[AvailabilityDomainsArgs]):
     def name(self, number: int) -> str:
         """The name of AD `number` (1-based), as OCI lists them."""
         return self.attr(f"availability_domains[{number - 1}].name")
+
+
+@dataclass(frozen=True)
+class IdentityTenancyArgs(Args):
+    tenancy_id: str
+
+
+class IdentityTenancy(DataSource[IdentityTenancyArgs]):
+    tf_type = "oci_identity_tenancy"
+
+    @property
+    def home_region_key(self) -> str:
+        """The home region's short key (IAD, FRA, ...): where IAM resources are created."""
+        return self.attr("home_region_key")
+
+
+@dataclass(frozen=True)
+class IdentityRegionsArgs(Args):
+    filter: Sequence[Filter] | None = None
+
+
+class IdentityRegions(DataSource[IdentityRegionsArgs]):
+    tf_type = "oci_identity_regions"
+
+    @property
+    def first_name(self) -> str:
+        """The first listed region's name (us-ashburn-1)."""
+        return self.attr("regions[0].name")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
-from .cdk import Construct, GenericDataSource, GenericResource
+from .cdk import Construct, GenericDataSource, GenericProvider, GenericResource
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,13 @@ class Resource(Generic[A]):
         args: A,
         depends_on: Sequence[Resource[Any]] = (),
         ignore_changes: Sequence[str] = (),
+        provider: GenericProvider | None = None,
     ) -> None:
         self.args = args
         self._tf = GenericResource(scope, id, self.tf_type, args.to_tf())
+        if provider is not None:
+            # A second configuration of the provider (the tenancy's home region, for IAM).
+            self._tf.add_override("provider", provider.reference)
         if depends_on:
             self._tf.add_override("depends_on", [d.fqn for d in depends_on])
         if ignore_changes:
@@ -84,9 +88,12 @@ class DataSource(Generic[A]):
         id: str,
         args: A,
         depends_on: Sequence[Resource[Any]] = (),
+        provider: GenericProvider | None = None,
     ) -> None:
         self.args = args
         self._tf = GenericDataSource(scope, id, self.tf_type, args.to_tf())
+        if provider is not None:
+            self._tf.add_override("provider", provider.reference)
         if depends_on:
             # Read only once these exist (Terraform then reads it during apply, not plan).
             self._tf.add_override("depends_on", [d.fqn for d in depends_on])
