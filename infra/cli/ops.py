@@ -256,11 +256,7 @@ def _transport(
     *,
     unreachable_ok: bool = False,
 ) -> Iterator[Transport]:
-    """An SSH transport whose bastion is already reached (its problems told once).
-
-    With `unreachable_ok`, a bastion that does not answer yet is no error (wait polls on);
-    keys it refuses or a changed host key still are.
-    """
+    """An SSH transport with the bastion reached (told once); `unreachable_ok` lets wait poll."""
     # paramiko costs ~0.1 s to import: only commands that connect pay for it.
     from ..ops.hostkeys import KnownHosts
     from ..ops.keys import Credentials
