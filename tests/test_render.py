@@ -315,16 +315,15 @@ def test_extra_args_are_shell_quoted() -> None:
 
 # --- vendor, package manager, disks ---------------------------------------------------------
 
-AMD_FLAGS = (
-    "--device /dev/kfd --device /dev/dri --group-add video --group-add render "
-    "--security-opt seccomp=unconfined --ipc=host"
-)
+# The render and video groups go in by the host's numeric GIDs (_gpu_groups.sh.j2).
+AMD_FLAGS = "--device /dev/kfd --device /dev/dri --security-opt seccomp=unconfined --ipc=host"
 
 
 @pytest.mark.parametrize("name", [n for n in INLINE if "mi300x" in n])
 def test_amd_gets_rocm_devices_and_no_nvidia_toolkit(name: str) -> None:
     text, files, _ = _render(INLINE[name])
     assert AMD_FLAGS in files[f"{LIB}/engine-run.sh"]
+    assert 'args+=(--group-add "$render_gid")' in files[f"{LIB}/engine-run.sh"]
     assert "--gpus" not in text
     assert "nvidia-container-toolkit" not in text and "nvidia-ctk" not in text
     assert "/dev/kfd missing" in files[f"{LIB}/gpu-check.sh"]

@@ -21,16 +21,19 @@ from .weights_part import WeightsPart, weights_part
 
 PackageManager = Literal["dnf", "apt"]
 Part = Literal[
-    "node", "host", "paths", "limits", "metadata", "engine", "api_key", "storage", "weights"
-]
+    "node", "host", "paths", "limits", "metadata", "engine", "api_key", "storage", "weights",
+    "firewall",
+]  # fmt: skip
 
 CONTAINER_NAME = "gpuform-engine"
 
-# AMD GPUs reach containers as device nodes; ROCm needs the video/render groups, and its
-# runtime's memory mapping is blocked by docker's default seccomp profile.
+# AMD GPUs reach containers as device nodes, and ROCm's runtime's memory mapping is blocked by
+# docker's default seccomp profile. The device nodes' groups (render, video) are added by the
+# host's numeric GIDs where the container starts: an image's own /etc/group may lack them or
+# number them differently (ollama/ollama:*-rocm, built on ubuntu:24.04, has no render group).
 _AMD_FLAGS = (
-    "--device", "/dev/kfd", "--device", "/dev/dri", "--group-add", "video",
-    "--group-add", "render", "--security-opt", "seccomp=unconfined", "--ipc=host",
+    "--device", "/dev/kfd", "--device", "/dev/dri",
+    "--security-opt", "seccomp=unconfined", "--ipc=host",
 )  # fmt: skip
 _NVIDIA_FLAGS = ("--gpus", "all", "--ipc=host")
 
@@ -94,6 +97,11 @@ class PathsPart:
     def cache_boot(self) -> str:
         return f"{self.state}/cache"
 
+    @property
+    def docker_root(self) -> str:
+        """Docker's data root on local NVMe: images of 10-30 GB stay off the boot volume."""
+        return f"{self.localdisk}/docker"
+
 
 @dataclass(frozen=True)
 class LimitsPart:
@@ -110,6 +118,9 @@ class LimitsPart:
     restart_sec: int = 30
     start_limit_burst: int = 4
     start_limit_interval_s: int = 10800
+    # IAM is eventually consistent: the dynamic group and its policy are created next to the
+    # nodes and may take minutes to reach the secret service, so the key fetch retries this long.
+    secret_retry_s: int = 900
 
 
 @dataclass(frozen=True)
@@ -155,6 +166,24 @@ class EnginePart:
 
 
 @dataclass(frozen=True)
+class FirewallPart:
+    """What the node's host firewall opens, to the VCN alone.
+
+    OCI's platform images admit only TCP 22: Oracle Linux runs firewalld, and Canonical's Ubuntu
+    images load iptables rules that REJECT everything else (oracle-quickstart/oci-hpc
+    playbooks/roles/firewall turns both off; gpuform opens what the node serves instead). The
+    NSGs alone therefore never let the load balancer's health check or a peer reach the engine.
+    """
+
+    vcn_cidr: str
+    tcp_ports: tuple[int, ...]
+    """What the engine serves on this node (its driver's `ports`): opened to vcn_cidr only."""
+    peer_tcp_all: bool
+    """Every TCP port from vcn_cidr: the node shares a replica with other nodes, whose NCCL,
+    Gloo and torch.distributed connections use ephemeral ports no engine flag pins."""
+
+
+@dataclass(frozen=True)
 class NodeContext:
     """Everything a node's cloud-config, scripts and units are rendered from, in parts."""
 
@@ -167,6 +196,7 @@ class NodeContext:
     """The shared File Storage mount, when the stack has one."""
     weights: WeightsPart | None = None
     """The verified weight cache the engine serves (infra/render/weights_part.py)."""
+    firewall: FirewallPart | None = None
     paths: PathsPart = field(default_factory=PathsPart)
     limits: LimitsPart = field(default_factory=LimitsPart)
 
@@ -180,6 +210,23 @@ def _metadata_keys() -> tuple[MetadataKey, ...]:
     return tuple(
         MetadataKey(k, k.upper(), required=k == node_metadata.STACK)
         for k in node_metadata.BOOT_KEYS
+    )
+
+
+def serve_inputs(
+    stack: StackSpec, node_index: int, settings: EngineSettings, model_path: str | None = None
+) -> ServeInputs:
+    """What node `node_index`'s engine command and ports are built from."""
+    return ServeInputs(
+        model_id=stack.model.id,
+        revision=stack.model.revision,
+        port=stack.engine.serve_port,
+        topology=settings.topology,
+        node_index=node_index,
+        max_model_len=settings.max_model_len,
+        memory_fraction=settings.gpu_memory_fraction,
+        extra_args=stack.engine.extra_args,
+        model_path=model_path,
     )
 
 
@@ -197,19 +244,10 @@ def build_context(stack: StackSpec, node_index: int, settings: EngineSettings) -
     drv = driver(stack.engine.kind)
     port = stack.engine.serve_port
     weights = weights_part(stack, settings)
-    command = drv.command(
-        ServeInputs(
-            model_id=stack.model.id,
-            revision=stack.model.revision,
-            port=port,
-            topology=topo,
-            node_index=node_index,
-            max_model_len=settings.max_model_len,
-            memory_fraction=settings.gpu_memory_fraction,
-            extra_args=stack.engine.extra_args,
-            model_path=weights.container_dir if weights else None,
-        )
+    inputs = serve_inputs(
+        stack, node_index, settings, weights.container_dir if weights is not None else None
     )
+    command = drv.command(inputs)
     wants_key = stack.endpoint.require_api_key and command.serves_http
     keys = _metadata_keys()
     secret = next(m for m in keys if m.key == node_metadata.API_KEY_SECRET_ID)
@@ -251,5 +289,10 @@ def build_context(stack: StackSpec, node_index: int, settings: EngineSettings) -
         ),
         storage=storage_part(stack),
         weights=weights,
+        firewall=FirewallPart(
+            vcn_cidr=str(stack.deployment.vcn_cidr),
+            tcp_ports=drv.ports(inputs),
+            peer_tcp_all=topo.nodes_per_replica > 1,
+        ),
         paths=paths,
     )

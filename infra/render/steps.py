@@ -65,9 +65,28 @@ STEPS: tuple[Step, ...] = (
         system_wants=_NET,
     ),
     Step(
+        # The root filesystem stays at the image's size until grown; images and caches land there.
+        "growfs",
+        ("growfs",),
+        reads=("host", "paths"),
+        system_after=("local-fs.target",),
+    ),
+    Step(
+        # Opens what the node serves, to the VCN: platform images reject all but TCP 22. After
+        # the image's own rules load; the runtime, and so the engine and Ray, start after it.
+        "firewall",
+        ("firewall",),
+        reads=("host", "paths", "firewall"),
+        system_after=("firewalld.service", "netfilter-persistent.service"),
+        when=lambda c: c.firewall is not None,
+    ),
+    Step(
         "runtime",
         ("runtime",),
         reads=("host", "paths"),
+        # Docker's data root goes on local NVMe when there is some, so the array comes first;
+        # the firewall first too, so the rules it saves hold none of docker's own chains.
+        wants=("growfs", "firewall", "localdisk"),
         system_wants=_NET,
         needs=frozenset({"internet"}),
         missing_words=("internet",),
@@ -93,7 +112,7 @@ STEPS: tuple[Step, ...] = (
     Step(
         "api-key",
         ("api-key",),
-        reads=("host", "paths", "api_key"),
+        reads=("host", "paths", "limits", "api_key"),
         requires=("node-env",),
         system_wants=_NET,
         needs=frozenset({"internet", "secret"}),
@@ -145,7 +164,7 @@ STEPS: tuple[Step, ...] = (
         reads=("node", "host", "paths", "limits", "engine", "api_key", "weights"),
         requires=("node-env", "runtime", "gpu-check", "api-key", "shared-fs", "weights"),
         # Without local NVMe the cache stays on the boot volume.
-        wants=("localdisk",),
+        wants=("localdisk", "firewall"),
         system_wants=_NET,
         system_after=("docker.service",),
         needs=frozenset({"gpu", "internet"}),
@@ -164,7 +183,9 @@ STEPS: tuple[Step, ...] = (
         "ready",
         ("ready",),
         reads=("paths", "limits", "engine", "api_key"),
-        requires=("engine", "model-pull"),
+        # Ready means the load balancer can reach it too: ready.sh probes 127.0.0.1, which the
+        # host firewall never blocks, so a node whose firewall step failed is not ready.
+        requires=("engine", "model-pull", "firewall"),
         needs=frozenset({"engine"}),
         missing_words=("engine",),
         when=lambda c: c.engine.command.serves_http,
