@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from infra.render.steps import STEPS, step
 
+from . import firewall
 from .collect import LOOP_RESTARTS, NodeReport, UnitState
 
 ENGINE = step("engine").unit
@@ -170,6 +171,39 @@ def engine_not_looping(r: NodeReport) -> list[str]:
     return problems
 
 
+def firewall_admits_exactly_the_served_ports(r: NodeReport) -> list[str]:
+    """From the VCN, each port the node serves is open and any other is rejected (every TCP
+    port is open on nodes of a multi-node replica, for their peers); from outside the VCN
+    nothing is open. The rules are saved where the image loads them at boot."""
+    if r.boot_error:
+        return []
+    p = r.plan
+    if not r.firewall:
+        return ["the host firewall was not probed (the node did not settle?)"]
+    problems = []
+    for probe in r.firewall:
+        if probe.outcome.startswith("error"):
+            problems.append(f"TCP {probe.port}: {probe.outcome}")
+            continue
+        should = probe.source == firewall.VCN and (probe.port in p.served_ports or p.peers_all_tcp)
+        where = f"from {probe.address} ({'in' if probe.source == firewall.VCN else 'outside'} "
+        where += f"the VCN {p.vcn_cidr})"
+        if should and probe.outcome != "open":
+            why = "the node serves it" if probe.port in p.served_ports else "replica peers"
+            problems.append(f"TCP {probe.port} {where} is {probe.outcome}, but {why}")
+        elif not should and probe.outcome == "open":
+            problems.append(f"TCP {probe.port} {where} is open; nothing should reach it")
+    saved = [line for line in r.firewall_saved.splitlines() if line.startswith("-A INPUT ")]
+    for port in p.served_ports:
+        if not any(f"-s {p.vcn_cidr} " in s and f"--dport {port} " in s for s in saved):
+            problems.append(f"TCP {port} is not saved to {firewall.SAVED_RULES}; lost on reboot")
+    if p.peers_all_tcp and not any(
+        f"-s {p.vcn_cidr} -p tcp " in s and "--dport" not in s for s in saved
+    ):
+        problems.append(f"the replica peers' TCP rule is not saved to {firewall.SAVED_RULES}")
+    return problems
+
+
 def halted(r: NodeReport) -> list[str]:
     """The container powered off cleanly when asked."""
     return [] if r.halted_cleanly or r.boot_error else ["the container had to be killed to stop"]
@@ -182,4 +216,5 @@ ALL = (
     failures_are_clear,
     online_steps_failed_for_lack_of_network,
     engine_not_looping,
+    firewall_admits_exactly_the_served_ports,
 )

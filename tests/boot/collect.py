@@ -14,6 +14,7 @@ from pathlib import Path
 from infra.render.context import PathsPart
 
 from . import container as ct
+from .firewall import PortProbe
 from .plan import NodePlan
 
 POLL_S = 0.5
@@ -79,6 +80,10 @@ class NodeReport:
     console_tail: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
     halted_cleanly: bool = False
+    firewall: list[PortProbe] = field(default_factory=list)
+    """Connections from the stack's bridge to stand-ins on the node's ports (firewall.py)."""
+    firewall_saved: str = ""
+    """The rules the image loads at boot (/etc/iptables/rules.v4) after the bootstrap."""
 
     def unit(self, name: str) -> UnitState | None:
         return next((u for u in self.units if u.name == name), None)

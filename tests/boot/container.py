@@ -47,6 +47,9 @@ def start(
         f"--machine={name}",
         f"--hostname={hostname}",
         f"--network-namespace-path={netns}",
+        # The node's own firewall (netfilter-persistent at boot, gpuform's firewall step) needs
+        # it, as on a real node; it acts on the container's private namespace alone.
+        "--capability=CAP_NET_ADMIN",
         "--resolv-conf=off",  # keep the rootfs's loopback-only resolver
         "--timezone=off",
         "--link-journal=no",

@@ -27,7 +27,7 @@ from typing import Protocol
 from infra.specs import StackSpec
 
 from . import container as ct
-from . import network, rootfs
+from . import firewall, network, rootfs
 from .collect import NodeReport, collect, wait_cloud_init, wait_settled
 from .overlay import overlay
 from .plan import NodePlan, plan_stack
@@ -112,7 +112,25 @@ def boot_stack(
                 _observe(running, report, root, upper, limits)
             report.imds_requests = _lines(node_logs / "imds-requests.log")
             report.console_tail = "\n".join(_lines(node_logs / "console.log")[-40:])
+        _probe_firewalls(net, booted)
     return reports
+
+
+def _probe_firewalls(
+    net: network.PrivateNetwork,
+    booted: list[tuple[NodeReport, ct.Container | None, Path, Path, Path]],
+) -> None:
+    """Knock on every settled node's ports from the bridge, inside and outside the VCN."""
+    live = [(r, c) for r, c, *_ in booted if c is not None]
+    if not live:
+        return
+    peer = firewall.add_peer(net, live[0][0].plan.address)
+    for report, c in live:
+        t0 = time.monotonic()
+        report.firewall, report.firewall_saved = firewall.probe_node(
+            c, peer, report.plan.address, report.plan.served_ports
+        )
+        report.seconds["firewall"] = time.monotonic() - t0
 
 
 def _observe(c: ct.Container, report: NodeReport, root: Path, upper: Path, limits: Limits) -> None:

@@ -6,6 +6,8 @@ Each node gets its own namespace (handed to `systemd-nspawn --network-namespace-
     addressed in the stack's private subnet, so workers reach their head as on OCI.
 There is no default route and no link to the host's namespaces: any other destination fails at
 once with "Network is unreachable", which is what the offline steps of the bootstrap must meet.
+Only OUTSIDE, a documentation range no VCN uses, is routed on-link: a peer on the bridge can
+then knock from outside the VCN and see the node's firewall answer (add_peer).
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from __future__ import annotations
 import os
 import subprocess
 from dataclasses import dataclass
-from ipaddress import IPv4Interface
+from ipaddress import IPv4Interface, IPv4Network
 from pathlib import Path
 
 NETNS_DIR = Path("/run/netns")
 PREFIX = "gpuform-boot-"
 IMDS_ADDRESS = "169.254.169.254"
+#: TEST-NET-1 (RFC 5737): a source outside every VCN range, for probes the firewall must refuse.
+OUTSIDE = IPv4Network("192.0.2.0/24")
 
 
 @dataclass(frozen=True)
@@ -66,15 +70,35 @@ def create(run_id: str, addresses: list[IPv4Interface]) -> PrivateNetwork:
             _ip("-n", switch, "link", "set", f"p{i}", "master", "br0", "up")
             _ip("-n", node.netns, "addr", "add", str(node.address), "dev", "eth0")
             _ip("-n", node.netns, "link", "set", "eth0", "up")
+            _ip("-n", node.netns, "route", "add", str(OUTSIDE), "dev", "eth0")
     except BaseException:
         destroy(net)
         raise
     return net
 
 
+def add_peer(net: PrivateNetwork, addresses: list[IPv4Interface]) -> str:
+    """A namespace on `net`'s bridge holding `addresses`, as a load balancer or peer would
+    connect from; destroy() removes it with the rest."""
+    peer = _peer(net)
+    _ip("netns", "add", peer)
+    _ip("-n", peer, "link", "set", "lo", "up")
+    _ip("-n", net.switch, "link", "add", "pq", "type", "veth", "peer", "name", "eth0",
+        "netns", peer)  # fmt: skip
+    _ip("-n", net.switch, "link", "set", "pq", "master", "br0", "up")
+    for a in addresses:
+        _ip("-n", peer, "addr", "add", str(a), "dev", "eth0")
+    _ip("-n", peer, "link", "set", "eth0", "up")
+    return peer
+
+
+def _peer(net: PrivateNetwork) -> str:
+    return net.switch.removesuffix("-sw") + "-peer"
+
+
 def destroy(net: PrivateNetwork) -> None:
     """Delete every namespace of `net` that exists (veths and the bridge go with them)."""
-    for name in [n.netns for n in net.nodes] + [net.switch]:
+    for name in [n.netns for n in net.nodes] + [_peer(net), net.switch]:
         if (NETNS_DIR / name).exists():
             subprocess.run(
                 ["ip", "netns", "del", name], capture_output=True, timeout=30, check=False

@@ -14,8 +14,11 @@ from ipaddress import IPv4Interface
 from typing import Any
 
 from infra import node_metadata
+from infra.engines import driver
 from infra.node_plan import plan_nodes
+from infra.render.context import serve_inputs
 from infra.sizing import settings as sizing
+from infra.sizing.settings import EngineSettings
 from infra.specs import StackSpec
 from infra.specs.nodes import Image
 
@@ -58,6 +61,12 @@ class NodePlan:
     """The node plan's step units, in boot order."""
     os_note: str
     """How the booted image differs from the stack's, when it does."""
+    vcn_cidr: str = ""
+    served_ports: tuple[int, ...] = ()
+    """TCP ports the VCN must reach on this node, decided apart from its firewall step: what
+    its engine listens on and, on a head, the port the load balancer's backends target."""
+    peers_all_tcp: bool = False
+    """One of several nodes of a replica: its peers reach it on any TCP port from the VCN."""
 
     @property
     def units(self) -> tuple[str, ...]:
@@ -90,13 +99,15 @@ def addresses(stack: StackSpec, count: int) -> list[IPv4Interface]:
 def plan_stack(stack: StackSpec, weights_url: str = "") -> list[NodePlan]:
     """One plan per node of `stack`, the head first; `weights_url` stands in for a PAR's."""
     booted, note = booted_stack(stack)
-    nodes = plan_nodes(booted, sizing.resolve(booted))
+    settings = sizing.resolve(booted)
+    nodes = plan_nodes(booted, settings)
     addrs = addresses(booted, len(nodes))
     plans = []
     for node in nodes:
         values = node_metadata.ApplyTimeValues(
             ssh_authorized_keys=FAKE_SSH_KEY,
-            api_key_secret_id=FAKE_SECRET_ID if booted.endpoint.require_api_key else "",
+            # As Terraform sets it: only an engine that checks a key gets a secret.
+            api_key_secret_id=FAKE_SECRET_ID if booted.uses_api_key else "",
             # As Terraform sets it: workers get their replica head's private IP, a head "".
             head_ip="" if node.role == "head" else str(addrs[node.head].ip),
             weights_url=weights_url,
@@ -121,9 +132,21 @@ def plan_stack(stack: StackSpec, weights_url: str = "") -> list[NodePlan]:
                 files=node.files,
                 steps=node.steps,
                 os_note=note,
+                vcn_cidr=str(booted.deployment.vcn_cidr),
+                served_ports=_served_ports(booted, settings, node.index, node.serves_http),
+                peers_all_tcp=settings.topology.nodes_per_replica > 1,
             )
         )
     return plans
+
+
+def _served_ports(
+    stack: StackSpec, settings: EngineSettings, index: int, serves_http: bool
+) -> tuple[int, ...]:
+    ports = set(driver(stack.engine.kind).ports(serve_inputs(stack, index, settings)))
+    if serves_http:
+        ports.add(stack.engine.serve_port)  # the load balancer's backends and health check
+    return tuple(sorted(ports))
 
 
 def _document(

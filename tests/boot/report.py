@@ -38,6 +38,12 @@ def render(r: NodeReport) -> str:
     for path, content in r.written.items():
         out.append(f"{path}:")
         out += [f"    {line}" for line in content.rstrip().splitlines()[-20:]]
+    out += ["", "--- host firewall, probed from the stack's bridge (firewall.py)"]
+    out += [
+        f"TCP {f.port:<5} from {f.address or '-':15} {f.source:8} {f.outcome}" for f in r.firewall
+    ]
+    saved = [line for line in r.firewall_saved.splitlines() if line.startswith("-A INPUT")]
+    out += ["saved to /etc/iptables/rules.v4:", *[f"    {line}" for line in saved]]
     out += ["", "--- IMDS requests", *r.imds_requests]
     out += ["", "--- /var/log/cloud-init-output.log (tail)", r.cloud_init_output.rstrip()]
     if r.boot_error:

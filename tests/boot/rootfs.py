@@ -50,7 +50,33 @@ PACKAGES: tuple[str, ...] = (
     "xfsprogs",
     "gnupg",  # adding a third-party apt repository (the container runtime) needs gpg
     "lsb-release",
+    # The host firewall of Canonical's Ubuntu images on OCI: iptables rules that
+    # netfilter-persistent loads at boot from /etc/iptables/rules.v4 (see CANONICAL_RULES_V4).
+    "iptables",
+    "netfilter-persistent",
+    "iptables-persistent",
 )
+
+#: The inbound posture of OCI's platform images: established traffic, ICMP, loopback, NTP
+#: replies and SSH, and every other inbound packet rejected, as in the rules.v4 of Canonical's
+#: Ubuntu images (Oracle Linux's firewalld admits the same). Their egress chain for
+#: 169.254.0.0/16 (InstanceServices) is left out: the IMDS stand-in answers on the node's own
+#: loopback, where that chain would reject its replies.
+CANONICAL_RULES_V4 = """\
+# gpuform boot harness: the inbound firewall OCI's Canonical Ubuntu images boot with.
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT
+-A INPUT -p icmp -j ACCEPT
+-A INPUT -i lo -j ACCEPT
+-A INPUT -p udp -m udp --sport 123 -j ACCEPT
+-A INPUT -p tcp -m state --state NEW -m tcp --dport 22 -j ACCEPT
+-A INPUT -j REJECT --reject-with icmp-host-prohibited
+-A FORWARD -j REJECT --reject-with icmp-host-prohibited
+COMMIT
+"""
 
 #: Files the harness adds to the tree, path -> content. They are part of the cache key.
 HARNESS_FILES: dict[str, str] = {
@@ -70,6 +96,12 @@ HARNESS_FILES: dict[str, str] = {
     # cloud-init's locale module sets LANG=en_US.UTF-8, which Debian's update-locale rejects
     # unless it was generated; cloud images ship it generated, so the rootfs does too.
     "etc/locale.gen": "en_US.UTF-8 UTF-8\n",
+    # The image's firewall, loaded at boot by netfilter-persistent.service; what gpuform's
+    # firewall step adds and saves lands in this same file.
+    "etc/iptables/rules.v4": CANONICAL_RULES_V4,
+    "etc/iptables/rules.v6": (
+        "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"
+    ),
 }
 
 #: Commands run inside the finished tree (chroot), after HARNESS_FILES are in place.
