@@ -26,7 +26,11 @@ out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 Bucket = Annotated[str, typer.Option("--bucket", help="Object Storage bucket.")]
 Prefix = Annotated[
-    str, typer.Option("--prefix", help="Folder in the bucket (the stack's weights.prefix).")
+    str,
+    typer.Option(
+        "--prefix",
+        help="Folder in the bucket: the stack's weights.prefix, which defaults to the model id.",
+    ),
 ]
 Region = Annotated[str | None, typer.Option("--region", help="OCI region, e.g. us-ashburn-1.")]
 Namespace = Annotated[
