@@ -108,7 +108,8 @@ def test_local_config_plans_a_model_outside_the_catalog(tmp_path: Path) -> None:
         (["x", "--config", "/nonexistent/config.json"], "cannot read"),
         (
             ["deepseek-ai/DeepSeek-R1", "--shape", "BM.GPU.H100.8", "--nodes", "1"],
-            "needs about 673 GB for weights alone; 1 x BM.GPU.H100.8 has 640 GB: use 2 nodes",
+            "673.0 GB of weights over 8 GPUs is 84.1 GB each, past the 76.5 GB the engine may "
+            "use of 85.0 GB: use 2 nodes",
         ),
         (["qwen2.5-7b-instruct", "--context", "65536"], "at most 32768"),
         (

@@ -49,6 +49,7 @@ class MemoryProfile:
     """vLLM's gpu_memory_utilization bounds everything; SGLang's mem_fraction_static only
     weights and KV, and the rest of the GPU must hold activations and CUDA graphs."""
     default_fraction: Callable[[float, Topology], float]
+    """(GiB the driver reports per GPU, the replica's layout) -> the engine's own share."""
     """The engine's own memory share on a GPU of this many GB, for this replica layout."""
     default_context: int | None = None
     """A context the engine uses when told nothing (Ollama's num_ctx); None: the model's maximum."""

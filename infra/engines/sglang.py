@@ -24,7 +24,7 @@ def _topology(gpus_per_node: int, nodes: int) -> Topology:
     return Topology(tp=tp, pp=1, nodes_per_replica=nodes, gpus_per_node=gpus_per_node)
 
 
-def _default_fraction(gpu_memory_gb: float, t: Topology) -> float:
+def _default_fraction(gpu_gib: float, t: Topology) -> float:
     """mem_fraction_static as SGLang v0.5.4 computes it when the flag is absent.
 
     sgl-project/sglang python/sglang/srt/server_args.py, ServerArgs._handle_gpu_memory_settings:
@@ -33,7 +33,7 @@ def _default_fraction(gpu_memory_gb: float, t: Topology) -> float:
     and by 1 GiB per 8 ranks of TP x PP; at least 10 GiB above 60 GiB. No DP attention and no
     speculative decoding here. An H100 80 GB at TP8 gets about 0.82, an H200 about 0.90.
     """
-    mib = gpu_memory_gb * 1024
+    mib = gpu_gib * 1024  # SGLang reads the GPU's total in MiB (get_device_memory_capacity)
     if mib < 20 * 1024:
         chunk, graph_bs = 2048, 8
     elif mib < 35 * 1024:

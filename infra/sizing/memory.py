@@ -1,8 +1,8 @@
 """The memory model: weights, KV cache per token, and what each engine keeps for itself.
 
-All sizes are in bytes and GB means 10^9 bytes, as the shape catalog's GPU sizes are read:
-an "80 GB" H100 exposes 79.6 GiB = 85.5e9 bytes, so reading the catalog in 10^9 bytes errs on
-the safe side for every shape.
+All sizes are in bytes and GB means 10^9 bytes. A GPU's capacity is what the driver reports
+(Shape.gpu_memory_bytes: an "80 GB" H100 gives CUDA 85,017,493,504 bytes, 79.18 GiB), because
+engines size their KV cache from that figure, not from the marketing label.
 """
 
 from __future__ import annotations

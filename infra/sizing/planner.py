@@ -26,6 +26,7 @@ from .precision import PRECISIONS, Precision, bits_rank
 
 Task = Literal["serve", "full", "lora", "qlora"]
 TASKS: tuple[Task, ...] = ("serve", "full", "lora", "qlora")
+GIB = 2**30
 MIN_CONTEXT = 4096
 """A plan must hold at least one sequence this long (or the model's maximum, if shorter)."""
 
@@ -160,8 +161,9 @@ def _serve(
     w_gpu = math.ceil(weights / gpus)
     act = activation_bytes(a, engine, topo.tp)
     ovh = overhead_bytes(engine)
-    frac = req.memory_fraction or e.default_fraction(shape.gpu_memory_gb, topo)
-    mem = shape.gpu_memory_gb * GB
+    # What the driver reports a process can use, in bytes: engines size their KV cache from it.
+    mem = shape.gpu_memory_bytes
+    frac = req.memory_fraction or e.default_fraction(mem / GIB, topo)
     if e.fraction_covers_activations:
         kv_budget = frac * mem - w_gpu - act - ovh
     else:
@@ -177,7 +179,7 @@ def _serve(
         reason = (
             f"{_gb(weights)} GB of weights over {gpus} GPU{'s' if gpus > 1 else ''} is "
             f"{_gb(w_gpu)} GB each, past the {_gb(frac * mem)} GB the engine may use of "
-            f"{shape.gpu_memory_gb} GB"
+            f"{_gb(mem)} GB"
         )
     elif not reason and kv_tokens < context:
         reason = (
@@ -410,11 +412,11 @@ def why_not(result: Result) -> str:
     if req.shape:
         target = next(o for o in result.options if o.shape == req.shape)
     shape = get_shape(target.shape)
-    total = target.nodes * shape.total_gpu_memory_gb
-    if target.weights_gb > total:
+    total = target.nodes * shape.total_gpu_memory_bytes
+    if target.weights_gb * GB > total:
         head = (
             f"{name} {precision} needs about {target.weights_gb:.0f} GB for weights alone; "
-            f"{target.nodes} x {shape.name} has {total} GB"
+            f"{target.nodes} x {shape.name} has {total / GB:.0f} GB"
         )
     else:
         head = f"{name} {precision} on {target.describe()}: {target.reason}"
