@@ -7,8 +7,6 @@ tests/boot/transport.py; the tests then compare what it saw with what the harnes
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -22,18 +20,13 @@ from infra.ops.status import StatusReport, gather
 from infra.ops.wait import WaitOutcome, wait
 from infra.specs import StackSpec
 from infra.stacks import load_examples
+from tests.boot import can_boot, harness
 from tests.boot import container as ct
-from tests.boot import harness
 from tests.boot.collect import NodeReport
 from tests.boot.transport import ContainerTransport, inventory
 
 STACK = "deepseek-r1-2x-h100"
-_MISSING = [t for t in ("systemd-nspawn", "debootstrap", "ip", "nsenter") if not shutil.which(t)]
-_CANNOT = (
-    "booting containers needs root" if os.geteuid() != 0
-    else f"missing {', '.join(_MISSING)} (make tools)" if _MISSING
-    else ""
-)  # fmt: skip
+_CANNOT = can_boot.why_not()
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(_CANNOT), reason=_CANNOT or "runs")]
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from infra import node_metadata
 from infra.engines import Topology
 from infra.render.context import build_context
 from infra.render.jinja import environment
@@ -86,14 +87,11 @@ def _run(tmp_path: Path, url: str, timeout_s: int) -> subprocess.CompletedProces
 def test_node_env_holds_every_key_and_empty_optional_ones(tmp_path: Path, imds: str) -> None:
     result = _run(tmp_path, imds, 10)
     assert result.returncode == 0, result.stderr
+    # Every key the bootstrap reads, in order; those unset in metadata (404) are empty.
     assert (tmp_path / "etc" / "node.env").read_text().splitlines() == [
-        "GPUFORM_STACK=tst",
-        "GPUFORM_NODE_INDEX=0",
-        "GPUFORM_NODE_COUNT=1",
-        "GPUFORM_API_KEY_SECRET_ID=ocid1.vaultsecret.oc1.iad.abc",
-        "GPUFORM_HEAD_IP=",  # unset in metadata: 404
-        "GPUFORM_SHARED_FS_IP=",  # unset too
+        f"{key.upper()}={METADATA.get(key, '')}" for key in node_metadata.BOOT_KEYS
     ]
+    assert "GPUFORM_HEAD_IP=" in (tmp_path / "etc" / "node.env").read_text().splitlines()
 
 
 def test_unreachable_imds_fails_with_one_line_within_its_bound(tmp_path: Path) -> None:

@@ -67,6 +67,16 @@ EXCEPTIONS: dict[str, tuple[Callable[[Doc, Finding], bool], str]] = {
         "asks for stateless ingress rules, which would need hand-written return rules for "
         "every ephemeral port; stateful NSG rules are the norm",
     ),
+    "CKV_OCI_15": (
+        lambda doc, finding: (
+            finding["resource"].rsplit(".", 1)[1]
+            in doc["resource"].get("oci_file_storage_file_system", {})
+        ),
+        "OCI encrypts every File Storage file system at rest with Oracle-managed keys "
+        "(oracle/terraform-provider-oci website/docs/r/file_storage_file_system.html.markdown, "
+        "kms_key_id: optional); a customer-managed key needs a Vault key and a policy letting "
+        "the File Storage service use it, which the stack does not own",
+    ),
     "CKV_OCI_4": (
         _encrypted_in_transit_or_bare_metal,
         "checkov reads only launch_options.is_pv_encryption_in_transit_enabled, deprecated at "
