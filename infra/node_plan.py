@@ -14,11 +14,12 @@ from typing import Any, Literal
 
 from . import node_metadata
 from .engines import RayRole
+from .placement import Placement, rdma_placement
 from .render.cloud_config import render_cloud_config, render_files, user_data_b64
 from .render.context import NodeContext, build_context
 from .render.steps import TARGET, steps_for
 from .sizing.settings import EngineSettings
-from .specs import StackSpec
+from .specs import AnyStack
 
 Role = Literal["head", "worker"]
 
@@ -45,6 +46,8 @@ class NodePlan:
     """Its systemd units, in boot order; gpuform.target wants them all."""
     metadata_keys: tuple[str, ...]
     """Instance-metadata keys it reads at boot."""
+    placement: Placement | None
+    """The RDMA placement it is launched into (a compute cluster), if any."""
     context: NodeContext = field(repr=False, compare=False)
 
     @cached_property
@@ -86,12 +89,14 @@ class NodePlan:
             "steps": list(self.steps),
             "target": TARGET,
             "metadata_keys": list(self.metadata_keys),
+            "placement": self.placement,
         }
 
 
-def plan_nodes(stack: StackSpec, settings: EngineSettings) -> tuple[NodePlan, ...]:
+def plan_nodes(stack: AnyStack, settings: EngineSettings) -> tuple[NodePlan, ...]:
     """Every node of `stack` with `settings`, head of the first replica first."""
     topo = settings.topology
+    placement = rdma_placement(stack, settings)
     plans = []
     for index in range(settings.nodes):
         ctx = build_context(stack, index, settings)
@@ -106,10 +111,11 @@ def plan_nodes(stack: StackSpec, settings: EngineSettings) -> tuple[NodePlan, ..
                 head=topo.head_of(index),
                 hostname=f"node{index}",
                 display_name=f"{stack.name}-node-{index}",
-                ray_role=ctx.engine.command.ray_role,
-                serves_http=ctx.engine.command.serves_http,
+                ray_role=ctx.ray.role if ctx.ray is not None else None,
+                serves_http=ctx.engine is not None and ctx.engine.command.serves_http,
                 steps=tuple(s.unit for s in steps_for(ctx)),
                 metadata_keys=tuple(m.key for m in ctx.metadata),
+                placement=placement,
                 context=ctx,
             )
         )

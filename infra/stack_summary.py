@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .specs import StackSpec
+from .specs import AnyStack, StackSpec
 from .synth import settings_for
 
 
@@ -22,6 +22,7 @@ class StackRow:
     ep: int
     replicas: int
     engine: str
+    """The serving engine, or `train:<launcher>` for a training cluster."""
     model: str
     precision: str
     usd_per_hour: float
@@ -30,7 +31,7 @@ class StackRow:
         return asdict(self)
 
 
-def summarize(spec: StackSpec) -> StackRow:
+def summarize(spec: AnyStack) -> StackRow:
     """The planned row of `spec`; UserError when it cannot be planned."""
     topo = settings_for(spec).topology
     shape = spec.nodes.shape_info
@@ -43,7 +44,9 @@ def summarize(spec: StackSpec) -> StackRow:
         pp=topo.pp,
         ep=topo.ep,
         replicas=topo.replicas,
-        engine=spec.engine.kind,
+        engine=spec.engine.kind
+        if isinstance(spec, StackSpec)
+        else f"train:{spec.training.launcher}",
         model=spec.model.id,
         precision=spec.model.precision,
         usd_per_hour=round(topo.nodes * shape.usd_per_hour, 2),

@@ -9,13 +9,13 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .errors import UserError
-from .specs import StackSpec, one_line
+from .specs import AnyStack, StackSpec, TrainingStackSpec, one_line
 
 _PKG = Path(__file__).resolve().parent
 EXAMPLES_DIR = _PKG.parent / "stacks"
 
 
-def load_stack_file(path: Path) -> StackSpec:
+def load_stack_file(path: Path) -> AnyStack:
     """Import `path` and return its module-level `stack`; UserError names file, field and fix."""
     shown = _shown(path)
     if not path.is_file():
@@ -38,8 +38,11 @@ def load_stack_file(path: Path) -> StackSpec:
     finally:
         sys.modules.pop(name, None)
     stack = getattr(module, "stack", None)
-    if not isinstance(stack, StackSpec):
-        raise UserError(f"{shown}: defines no `stack = StackSpec(...)`; add one")
+    if not isinstance(stack, StackSpec | TrainingStackSpec):
+        raise UserError(
+            f"{shown}: defines no `stack = StackSpec(...)` or `stack = TrainingStackSpec(...)`; "
+            "add one"
+        )
     return stack
 
 
@@ -48,7 +51,7 @@ def discover(stacks_dir: Path) -> dict[str, Path]:
     return {p.stem: p for p in sorted(stacks_dir.glob("*.py")) if not p.name.startswith("_")}
 
 
-def load_dir(stacks_dir: Path) -> dict[str, StackSpec]:
+def load_dir(stacks_dir: Path) -> dict[str, AnyStack]:
     """Every stack in `stacks_dir`, by stack name; no stacks, or a name used twice, is an error."""
     if not stacks_dir.is_dir():
         raise UserError(
@@ -61,7 +64,7 @@ def load_dir(stacks_dir: Path) -> dict[str, StackSpec]:
             f"{_shown(stacks_dir)}: no stack files; add a .py file that defines "
             "`stack = StackSpec(...)` (see the examples in gpuform's stacks/)"
         )
-    loaded: dict[str, StackSpec] = {}
+    loaded: dict[str, AnyStack] = {}
     for path in files.values():
         spec = load_stack_file(path)
         if spec.name in loaded:
@@ -73,17 +76,17 @@ def load_dir(stacks_dir: Path) -> dict[str, StackSpec]:
     return loaded
 
 
-def load_examples() -> dict[str, StackSpec]:
+def load_examples() -> dict[str, AnyStack]:
     """The example stacks shipped in the repository's stacks/ folder."""
     return load_dir(EXAMPLES_DIR)
 
 
-def select(names: list[str], stacks_dir: Path) -> dict[str, StackSpec]:
+def select(names: list[str], stacks_dir: Path) -> dict[str, AnyStack]:
     """Stacks by name (deployment name or file stem) or path; all when `names` is empty."""
     if not names:
         return load_dir(stacks_dir)
-    everything: dict[str, StackSpec] | None = None
-    chosen: dict[str, StackSpec] = {}
+    everything: dict[str, AnyStack] | None = None
+    chosen: dict[str, AnyStack] = {}
     for name in names:
         if name.endswith(".py"):
             spec = load_stack_file(Path(name))

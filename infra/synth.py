@@ -11,7 +11,7 @@ from pathlib import Path
 from .errors import UserError
 from .node_plan import NodePlan, plan_nodes
 from .sizing.settings import EngineSettings, resolve
-from .specs import StackSpec
+from .specs import AnyStack
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class SynthResult:
     """Stack name -> its cdk.tf.json."""
 
 
-def settings_for(spec: StackSpec) -> EngineSettings:
+def settings_for(spec: AnyStack) -> EngineSettings:
     """The planner's settings for `spec`; UserError names the stack, the field and the fix."""
     try:
         return resolve(spec)
@@ -29,7 +29,7 @@ def settings_for(spec: StackSpec) -> EngineSettings:
         raise err.within(f"stack {spec.name!r}") from None
 
 
-def plan_all(specs: Mapping[str, StackSpec]) -> dict[str, tuple[NodePlan, ...]]:
+def plan_all(specs: Mapping[str, AnyStack]) -> dict[str, tuple[NodePlan, ...]]:
     """The node plan of every stack, user_data rendered, before anything is written."""
     plans = {}
     for name, spec in specs.items():
@@ -39,7 +39,7 @@ def plan_all(specs: Mapping[str, StackSpec]) -> dict[str, tuple[NodePlan, ...]]:
     return plans
 
 
-def synth(specs: Mapping[str, StackSpec], outdir: Path) -> SynthResult:
+def synth(specs: Mapping[str, AnyStack], outdir: Path) -> SynthResult:
     """Write the Terraform JSON of `specs` to `outdir`, replacing it only when all succeeded."""
     plans = plan_all(specs)
     # Imported here so that commands that never synthesize (plan, stacks) skip jsii's start-up.

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from infra.specs import StackSpec
+from infra.specs import AnyStack
 from infra.stacks import load_examples
 from infra.synth import synth
 
@@ -36,13 +36,13 @@ def run_cli(args: Sequence[str], cwd: Path = REPO) -> CliResult:
 
 
 @pytest.fixture(scope="session")
-def examples() -> dict[str, StackSpec]:
+def examples() -> dict[str, AnyStack]:
     return load_examples()
 
 
 @pytest.fixture(scope="session")
 def synthesized(
-    examples: dict[str, StackSpec], tmp_path_factory: pytest.TempPathFactory
+    examples: dict[str, AnyStack], tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, dict[str, Any]]:
     """Stack name -> parsed cdk.tf.json of every example stack."""
     out = tmp_path_factory.mktemp("synth") / "cdktf.out"

@@ -8,8 +8,6 @@ of a failing node (status, units, journal, files) is in the assertion message.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Callable
 from functools import cache
 
@@ -17,22 +15,14 @@ import pytest
 from _pytest.mark import ParameterSet
 
 from infra import node_metadata
-from infra.specs import Model, NodeGroup
 from infra.stacks import load_examples
-from tests.boot import checks, report
+from tests.boot import can_boot, checks, report
 from tests.boot.collect import NodeReport
 from tests.boot.harness import boot_stack
 from tests.boot.imds import lookup
 from tests.boot.plan import NodePlan, plan_stack
 
-_MISSING = [
-    tool for tool in ("systemd-nspawn", "debootstrap", "ip", "nsenter") if not shutil.which(tool)
-]
-_CANNOT = (
-    "booting containers needs root" if os.geteuid() != 0
-    else f"missing {', '.join(_MISSING)} (make tools)" if _MISSING
-    else ""
-)  # fmt: skip
+_CANNOT = can_boot.why_not()
 
 _EXAMPLES = load_examples()
 
@@ -145,35 +135,12 @@ def test_imds_stand_in_serves_the_terraform_metadata_shape() -> None:
 
 
 @pytest.mark.slow
-def test_two_node_variant_boots_head_and_worker_on_a_private_network() -> None:
-    """Multi-node roles: until an example has them, a vLLM example becomes a 2-node pipeline.
-
-    DeepSeek-R1 in fp8 (673 GB) outgrows one BM.GPU.H100.8 (640 GB), so one replica spans two
-    nodes: a Ray head and a worker that must find it.
-    """
-    if _CANNOT:
-        pytest.skip(_CANNOT)
-    base = next(s for _, s in sorted(_EXAMPLES.items()) if s.engine.kind == "vllm")
-    stack = base.model_copy(
-        update={
-            "nodes": NodeGroup(shape="BM.GPU.H100.8", count=2, image=base.nodes.image),
-            "model": Model(id="deepseek-ai/DeepSeek-R1", precision="fp8"),
-            "engine": base.engine.model_copy(update={"max_model_len": 32768}),
-        }
-    )
-    head, worker = boot_stack(stack)
+def test_a_two_node_pipeline_finds_its_head_on_the_private_network() -> None:
+    """DeepSeek-R1 FP8 (673 GB) outgrows one BM.GPU.H100.8: one replica spans two nodes, a head
+    that serves and a worker whose node.env holds the head's private IP from metadata."""
+    head, worker = (_node("deepseek-r1-2x-h100", i) for i in (0, 1))
     assert (head.plan.role, worker.plan.role) == ("head", "worker of node 0")
-    assert "ray start --head" in head.plan.files["/usr/local/lib/gpuform/entry.sh"]
-    assert "ray start --block" in worker.plan.files["/usr/local/lib/gpuform/entry.sh"]
-    # The check each known-bug test runs; those verdicts are expected to fail here too.
-    checked_by = {
-        "test_internet_steps_fail_for_lack_of_network": "online_steps_failed_for_lack_of_network",
-        "test_hardware_and_internet_steps_fail_with_one_clear_line": "failures_are_clear",
-    }
-    known = {checked_by[t] for t, applies, _ in _KNOWN_BUGS if applies(head.plan)}
-    for r in (head, worker):
-        for name, problems in report.verdicts(r):
-            if name not in known:
-                assert not problems, "\n".join(["", *problems, "", report.render(r)])
+    assert "exec ray start --head" in head.plan.files["/usr/local/lib/gpuform/ray.sh"]
+    assert "ray health-check" in worker.plan.files["/usr/local/lib/gpuform/ray.sh"]
     env = worker.written.get("/etc/gpuform/node.env", "")
     assert f"{node_metadata.HEAD_IP.upper()}={head.plan.address.ip}" in env, env

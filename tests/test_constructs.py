@@ -69,7 +69,6 @@ def test_network_opens_ssh_and_api_only_to_the_given_ranges(tmp_path: Path) -> N
         ssh_allowed_cidrs=(IPv4Network("192.0.2.0/28"),),
         api_allowed_cidrs=(IPv4Network("198.51.100.7/32"), IPv4Network("203.0.113.0/24")),
         api_port=8443,
-        engine_port=8000,
     )
     doc = _synth(tmp_path, lambda s: Network(s, "net", props))
     rules = _all(doc, "oci_core_network_security_group_security_rule")
@@ -103,6 +102,7 @@ def test_node_group_follows_the_node_plan(tmp_path: Path) -> None:
     props = NodeGroupProps(
         nodes=spec.nodes,
         plan=plan,
+        placement=plan[0].placement,
         compartment_id="c",
         availability_domain="AD-1",
         subnet_id="priv",

@@ -6,6 +6,7 @@ import functools
 import os
 import shlex
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from infra.render.cloud_config import MAX_USER_DATA_B64
 from infra.render.context import build_context
 from infra.render.jinja import environment
 from infra.sizing.settings import EngineSettings, resolve
-from infra.specs import Deployment, Endpoint, Engine, Image, Model, NodeGroup, StackSpec
+from infra.specs import AnyStack, Deployment, Endpoint, Engine, Image, Model, NodeGroup, StackSpec
 from infra.specs.storage import SharedStorage
 from infra.stacks import load_examples
 
@@ -80,11 +81,12 @@ INLINE: dict[str, StackSpec] = {
         R1,
         Engine(kind="sglang", max_model_len=65536, gpu_memory_utilization=0.9),
     ),
-    # R1 in bf16 with a 128k context needs a second MI300X.8 node for its KV cache.
+    # R1 in bf16 (1,342 GB) with SGLang told to keep 80% of each MI300X's 206 GB (1,319 GB a
+    # node) needs a second node: one TP16 group over both.
     "sglang-mi300x-amd-apt-2-nodes": _stack(
         NodeGroup(shape="BM.GPU.MI300X.8", count=2, image=UBUNTU),
         Model(id="deepseek-ai/DeepSeek-R1", precision="bf16"),
-        Engine(kind="sglang", max_model_len=131072),
+        Engine(kind="sglang", max_model_len=131072, gpu_memory_utilization=0.8),
     ),
     "tgi-l40s-apt": _stack(
         NodeGroup(shape="BM.GPU.L40S.4", image=UBUNTU),
@@ -124,7 +126,7 @@ def _plan(stack: StackSpec) -> tuple[NodePlan, ...]:
     return plan_nodes(stack, resolve(stack))
 
 
-def _nodes(stacks: dict[str, StackSpec], prefix: str) -> list[Any]:
+def _nodes(stacks: Mapping[str, AnyStack], prefix: str) -> list[Any]:
     return [
         pytest.param(stack, i, id=f"{prefix}{name}-node{i}")
         for name, stack in stacks.items()
@@ -243,11 +245,20 @@ def test_vllm_multi_node_runs_ray_head_and_worker() -> None:
     argv = " ".join(_engine_argv(head))
     assert "--tensor-parallel-size 8 --pipeline-parallel-size 2" in argv
     assert "--distributed-executor-backend ray" in argv
-    assert "ray start --head --port=6379" in head[f"{LIB}/entry.sh"]
-    assert 'ray start --block --address="${GPUFORM_HEAD_IP}:6379"' in worker[f"{LIB}/entry.sh"]
-    # Only the head serves HTTP, so only it waits for readiness and holds the API key.
+    # Ray is its own unit on every node; the head's engine attaches to the running cluster.
+    assert "exec ray start --head --block" in head[f"{LIB}/ray.sh"]
+    assert "--port=6379" in head[f"{LIB}/ray.sh"]
+    assert 'exec ray start --block --address="$head"' in worker[f"{LIB}/ray.sh"]
+    assert 'ray health-check --address "$head"' in worker[f"{LIB}/ray.sh"]  # waits for the head
+    run = head[f"{LIB}/engine-run.sh"]
+    assert '-v /var/lib/gpuform/ray:/tmp/ray -e "RAY_ADDRESS=$GPUFORM_HEAD_IP:6379"' in run
+    engine_unit = head[f"{UNITS}/gpuform-engine.service"]
+    assert "gpuform-ray.service" in engine_unit.split("Requires=")[1].splitlines()[0]
+    # Only the head serves HTTP, so only it runs the engine, waits for readiness, holds the key.
     assert f"{UNITS}/gpuform-ready.service" in head and f"{UNITS}/gpuform-api-key.service" in head
-    assert not any(p.endswith(("ready.service", "api-key.service")) for p in worker)
+    assert not any(
+        p.endswith(("ready.service", "api-key.service", "engine.service")) for p in worker
+    )
 
 
 def test_replicas_each_get_a_head_and_workers_join_their_own() -> None:
@@ -257,13 +268,12 @@ def test_replicas_each_get_a_head_and_workers_join_their_own() -> None:
     roles = {}
     for i in range(4):
         _, files, _ = _render(stack, i)
-        entry = files[f"{LIB}/entry.sh"]
-        roles[i] = "head" if "ray start --head" in entry else "worker"
+        roles[i] = "head" if "ray start --head" in files[f"{LIB}/ray.sh"] else "worker"
         serves = f"{UNITS}/gpuform-ready.service" in files
         assert serves == (roles[i] == "head"), i
-        argv = " ".join(_engine_argv(files))
-        # Every replica is a full 2-stage pipeline, not one 4-stage one.
-        assert ("--pipeline-parallel-size 2" in argv) == (roles[i] == "head")
+        if roles[i] == "head":
+            # Every replica is a full 2-stage pipeline, not one 4-stage one.
+            assert "--pipeline-parallel-size 2" in " ".join(_engine_argv(files))
     assert roles == {0: "head", 1: "worker", 2: "head", 3: "worker"}
 
 
@@ -524,7 +534,7 @@ def test_node_count_comes_from_the_settings_not_the_spec() -> None:
         Topology(tp=8, pp=2, nodes_per_replica=2, gpus_per_node=8), 4096, None
     )
     worker = plan_nodes(stack, settings)[1].files
-    assert "ray start --block" in worker[f"{LIB}/entry.sh"]
+    assert "ray start --block" in worker[f"{LIB}/ray.sh"]
     with pytest.raises(ValueError, match="outside stack"):
         build_context(stack, 2, settings)
 

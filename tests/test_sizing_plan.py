@@ -64,6 +64,17 @@ EXPECTED: dict[str, EngineSettings] = {
     # Ollama: 43 GB of Q4_K_M fits one H100, so one GPU and no TP.
     "deepseek-r1-70b-ollama": EngineSettings(_one_node(1), None, None),
     "deepseek-v2-lite": EngineSettings(_one_node(4, ep=4), 163840, 0.9),
+    # 673 GB of FP8 over 2 x 640 GB: TP 8 in each node, two pipeline stages.
+    "deepseek-r1-2x-h100": EngineSettings(
+        Topology(tp=8, pp=2, nodes_per_replica=2, gpus_per_node=8, ep=8), 32768, 0.9
+    ),
+    # Training clusters: every node in one cluster, data parallel over what TP x PP leaves.
+    "deepseek-r1-rl": EngineSettings(
+        Topology(tp=1, pp=1, nodes_per_replica=16, gpus_per_node=8, dp=128), None, None
+    ),
+    "deepseek-v2-lite-megatron": EngineSettings(
+        Topology(tp=1, pp=1, ep=8, nodes_per_replica=1, gpus_per_node=8, dp=8), None, None
+    ),
 }
 
 
@@ -97,7 +108,9 @@ REFUSED = [
     (
         ("deepseek-ai/DeepSeek-R1", "sglang", "BM.GPU.H100.8", {"precision": "fp8", "count": 1}),
         "nodes.count",
-        "needs about 673 GB for weights alone; 1 x BM.GPU.H100.8 has 640 GB: use 2 nodes",
+        # 8 x 85.0 GB as the driver reports them: 84.1 GB of weights a GPU leaves no room.
+        "673.0 GB of weights over 8 GPUs is 84.1 GB each, past the 69.5 GB the engine may use "
+        "of 85.0 GB: use 2 nodes",
     ),
     (
         (
@@ -144,7 +157,7 @@ def test_refusal_names_the_other_shapes_that_fit() -> None:
     r = plan(Request(lookup("deepseek-ai/DeepSeek-R1"), shape="BM.GPU.H100.8", nodes=1))
     assert r.chosen is None
     msg = why_not(r)
-    assert msg.startswith("DeepSeek-R1 fp8 needs about 673 GB for weights alone")
+    assert msg.startswith("DeepSeek-R1 fp8 on 1 x BM.GPU.H100.8 (TP 8, EP 8): 673.0 GB of weights")
     assert "use 2 nodes or BM.GPU.MI300X.8" in msg
 
 

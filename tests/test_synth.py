@@ -81,7 +81,9 @@ def test_ssh_and_api_admit_exactly_the_allowed_cidrs(
         ssh = {r["source"] for k, r in rules.items() if "bastion_ssh" in k}
         api = {r["source"] for k, r in rules.items() if "endpoint_api" in k}
         assert ssh == {str(c) for c in spec.deployment.ssh_allowed_cidrs}
-        assert api == {str(c) for c in spec.deployment.api_allowed_cidrs}
+        # A training cluster serves no API, so nothing is opened for one.
+        served = isinstance(spec, StackSpec)
+        assert api == ({str(c) for c in spec.deployment.api_allowed_cidrs} if served else set())
 
 
 def test_user_data_is_gzip_cloud_config_of_that_node(
@@ -102,8 +104,9 @@ def test_user_data_is_gzip_cloud_config_of_that_node(
             written = {f["path"].rsplit("/", 1)[1] for f in config["write_files"]}
             assert set(planned[index]["steps"]) <= written, (name, index)
             assert node["freeform_tags"]["gpuform-role"] == planned[index]["role"]
-            serves = "gpuform-ready.service" in written
-            assert serves == (planned[index]["role"] == "head"), (name, index)
+            # Only a serving head waits for its API (a training cluster serves none).
+            if "gpuform-ready.service" in planned[index]["steps"]:
+                assert planned[index]["role"] == "head", (name, index)
             size = sum(len(k) + len(v) for k, v in node["metadata"].items() if "${" not in v)
             # 4,000 bytes stay free below the synth refusal (the weight pull ships ~8 KB).
             assert size < MAX_USER_DATA_B64 - 4_000, (name, size)
@@ -116,7 +119,6 @@ def test_no_ocids_or_secrets_are_hard_coded(synthesized: dict[str, dict[str, Any
         assert {"tenancy_ocid", "compartment_ocid"} <= set(doc["variable"]), name
         for node in _gpu_nodes(doc):
             secret = node["metadata"]["gpuform_api_key_secret_id"]
-            # An engine without API-key support (Ollama) gets no secret at all.
             assert secret in ("${var.api_key_secret_ocid}", ""), name
             assert (secret != "") == ("api_key_secret_ocid" in doc["variable"]), name
 
@@ -124,9 +126,11 @@ def test_no_ocids_or_secrets_are_hard_coded(synthesized: dict[str, dict[str, Any
 def test_outputs_a_user_needs(synthesized: dict[str, dict[str, Any]]) -> None:
     for name, doc in synthesized.items():
         outputs = doc["output"]
-        assert {"node_private_ips", "bastion_public_ip", "endpoint_url", "ssh_command"} <= set(
-            outputs
-        )
+        assert {"node_private_ips", "bastion_public_ip", "ssh_command", "nodes"} <= set(outputs)
+        serving = any("gpuform-ready.service" in n["steps"] for n in outputs["nodes"]["value"])
+        assert ("endpoint_url" in outputs) == serving, name
+        if not serving:
+            continue
         assert outputs["ssh_command"]["value"].startswith("ssh -J opc@${"), name
         assert outputs["endpoint_url"]["value"].startswith("http://${"), name
 

@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
+from infra.catalog.shapes import get_shape
 from infra.engines import EngineKind
 from infra.node_plan import plan_nodes
 from infra.sizing.catalog import lookup
 from infra.sizing.planner import Request, plan
 from infra.sizing.settings import resolve
-from infra.specs import Deployment, Engine, Model, NodeGroup, Precision, StackSpec
+from infra.specs import Deployment, Engine, Image, Model, NodeGroup, Precision, StackSpec
 
 DEPLOYMENT = Deployment(
     name="topo",
@@ -42,7 +43,8 @@ CASES: list[tuple[EngineKind, str, Precision, str, tuple[int, ...]]] = [
 def _stack(engine: EngineKind, model: str, precision: Precision, shape: str, n: int) -> StackSpec:
     return StackSpec(
         deployment=DEPLOYMENT,
-        nodes=NodeGroup(shape=shape, count=n),
+        # AMD shapes boot only a custom ROCm image (no platform image carries ROCm).
+        nodes=NodeGroup(shape=shape, count=n, image=Image(custom=get_shape(shape).vendor == "amd")),
         model=Model(id=model, precision=precision),
         engine=Engine(kind=engine),
     )

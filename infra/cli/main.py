@@ -12,8 +12,11 @@ from rich.console import Console
 from rich.table import Table
 
 from ..catalog.shapes import price_source
-from ..stacks import select
+
+# Stack files and the spec models load inside the commands that read them (`from ..stacks
+# import select`), so the day-2 commands (exec, ssh, status) start without them.
 from .errors import EXIT_BAD_INPUT, fail, user_errors
+from .nccl_test import register as register_nccl_test
 from .ops import register as register_ops
 from .plan import plan
 from .weights import register as register_weights
@@ -45,6 +48,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a 
 def stacks(stacks_dir: StacksDir = Path("stacks"), as_json: JsonFlag = False) -> None:
     """List the stacks as planned: shape x nodes, GPUs, parallelism, engine, model, ~$/hour."""
     from ..stack_summary import summarize
+    from ..stacks import select
 
     rows = [summarize(spec) for spec in select([], stacks_dir).values()]
     if as_json:
@@ -79,6 +83,7 @@ def nodes(
 ) -> None:
     """Print the node plan: each node's role, replica, head, hostname, metadata keys and steps."""
     from ..node_plan import plan_nodes
+    from ..stacks import select
     from ..synth import settings_for
 
     spec = next(iter(select([name], stacks_dir).values()))
@@ -113,6 +118,7 @@ def synth(
     stacks_dir: StacksDir = Path("stacks"),
 ) -> None:
     """Synthesize stacks to Terraform JSON (all of them by default); nothing is written on error."""
+    from ..stacks import select
     from ..synth import synth as run_synth
 
     result = run_synth(select(names or [], stacks_dir), out_dir)
@@ -130,6 +136,7 @@ def render(
     """Print the cloud-config node N boots with (its user_data, unzipped)."""
     from ..errors import UserError
     from ..node_plan import plan_nodes
+    from ..stacks import select
     from ..synth import settings_for
 
     spec = next(iter(select([name], stacks_dir).values()))
@@ -152,6 +159,7 @@ def _shown(path: Path) -> str:
 app.command("plan")(plan)
 register_weights(app)
 register_ops(app)
+register_nccl_test(app)
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from ..engines import driver
 from ..node_plan import NodePlan
-from ..specs import StackSpec
+from ..specs import AnyStack, StackSpec
 from ..specs.storage import shared_storage_of
 from ..tf import oci
 from ..tf.cdk import Construct
@@ -24,7 +24,7 @@ from .weight_cache import WeightCache, WeightCacheProps
 class GpuClusterProps:
     """A stack spec, its resolved engine settings, and the Terraform variables' references."""
 
-    stack: StackSpec
+    stack: AnyStack
     plan: tuple[NodePlan, ...]
     tenancy_id: str
     compartment_id: str
@@ -46,7 +46,7 @@ class GpuCluster(Construct):
         c = props.compartment_id
         ads = oci.AvailabilityDomains(self, "ads", oci.AvailabilityDomainsArgs(compartment_id=c))
         ad = ads.name(spec.nodes.availability_domain)
-        engine_port = spec.engine.serve_port
+        serving = spec if isinstance(spec, StackSpec) else None
         self.network = Network(
             self,
             "network",
@@ -58,11 +58,11 @@ class GpuCluster(Construct):
                 private_subnet_cidr=dep.private_subnet_cidr,
                 ssh_allowed_cidrs=dep.ssh_allowed_cidrs,
                 api_allowed_cidrs=dep.api_allowed_cidrs,
-                api_port=spec.endpoint.port,
-                engine_port=engine_port,
+                # A training cluster serves no API: no listener, no rule for one.
+                api_port=serving.endpoint.port if serving else None,
             ),
         )
-        weights = spec.weights
+        weights = serving.weights if serving else None
         self.weights = (
             WeightCache(
                 self,
@@ -96,6 +96,7 @@ class GpuCluster(Construct):
             NodeGroupProps(
                 nodes=spec.nodes,
                 plan=props.plan,
+                placement=props.plan[0].placement,
                 compartment_id=c,
                 availability_domain=ad,
                 subnet_id=self.network.private_subnet.id,
@@ -142,20 +143,24 @@ class GpuCluster(Construct):
             ),
         )
         # Each replica's head serves the API; its workers join it (Ray or SGLang's dist-init).
-        self.endpoint = Endpoint(
-            self,
-            "endpoint",
-            EndpointProps(
-                name=spec.name,
-                compartment_id=c,
-                subnet_id=self.network.public_subnet.id,
-                nsg_id=self.network.endpoint_nsg.id,
-                listen_port=spec.endpoint.port,
-                health_path=driver(spec.engine.kind).health_path,
-                engine_port=engine_port,
-                target_instance_ids=tuple(h.id for h in self.nodes.heads),
-                health_timeout_ms=driver(spec.engine.kind).health_timeout_ms,
-            ),
+        self.endpoint = (
+            Endpoint(
+                self,
+                "endpoint",
+                EndpointProps(
+                    name=spec.name,
+                    compartment_id=c,
+                    subnet_id=self.network.public_subnet.id,
+                    nsg_id=self.network.endpoint_nsg.id,
+                    listen_port=serving.endpoint.port,
+                    health_path=driver(serving.engine.kind).health_path,
+                    engine_port=serving.engine.serve_port,
+                    health_timeout_ms=driver(serving.engine.kind).health_timeout_ms,
+                    target_instance_ids=tuple(h.id for h in self.nodes.heads),
+                ),
+            )
+            if serving
+            else None
         )
 
     @property

@@ -26,8 +26,8 @@ class NetworkProps:
     private_subnet_cidr: IPv4Network
     ssh_allowed_cidrs: Sequence[IPv4Network]
     api_allowed_cidrs: Sequence[IPv4Network]
-    api_port: int
-    engine_port: int
+    api_port: int | None
+    """The public API's port; None: nothing is served (a training cluster)."""
 
 
 class Network(Construct):
@@ -174,12 +174,14 @@ class Network(Construct):
             self._ingress(
                 self.bastion_nsg, f"bastion_ssh_{i}", str(cidr), 22, "SSH from an allowed range"
             )
-        for i, cidr in enumerate(p.api_allowed_cidrs):
+        api_port = p.api_port
+        for i, cidr in enumerate(p.api_allowed_cidrs if api_port is not None else ()):
+            assert api_port is not None  # never None here: None would open every port
             self._ingress(
                 self.endpoint_nsg,
                 f"endpoint_api_{i}",
                 str(cidr),
-                p.api_port,
+                api_port,
                 "API from an allowed range",
             )
         # GPU nodes talk freely inside the VCN (Ray, NCCL, the load balancer's health checks).

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .. import node_metadata
 from ..node_plan import NodePlan
+from ..placement import Placement
 from ..specs import NodeGroup as NodeGroupSpec
 from ..tf import oci
 from ..tf.cdk import Construct
@@ -20,21 +21,22 @@ class NodeGroupProps:
 
     nodes: NodeGroupSpec
     plan: tuple[NodePlan, ...]
+    placement: Placement | None
     compartment_id: str
     availability_domain: str
     subnet_id: str
     nsg_id: str
     ssh_authorized_keys: str
     api_key_secret_id: str
-    shared_fs_ip: str = ""
     weights_namespace: str = ""
     weights_url: str = ""
     """The weight bucket's namespace and read-only PAR URL, as instance metadata."""
+    shared_fs_ip: str = ""
+    """The shared File Storage mount target's IP, as instance metadata; "" without one."""
     block_volumes: bool = False
     """Weight volumes attach to these nodes: the agent's Block Volume Management plugin runs."""
     image_id: str | None = None
     """A custom image's OCID from a Terraform variable (nodes.image.custom without an OCID)."""
-    """The shared File Storage mount target's IP, as instance metadata; "" without one."""
 
 
 class NodeGroup(Construct):
@@ -47,6 +49,20 @@ class NodeGroup(Construct):
         image_id = props.image_id or platform_image_id(
             self, "image", props.compartment_id, shape.name, nodes.image, gpu=True
         )
+        self.cluster = (
+            oci.CoreComputeCluster(
+                self,
+                "rdma",
+                oci.CoreComputeClusterArgs(
+                    availability_domain=props.availability_domain,
+                    compartment_id=props.compartment_id,
+                    display_name=f"{props.plan[0].stack}-rdma",
+                ),
+            )
+            if props.placement == "compute_cluster"
+            else None
+        )
+        """The compute cluster every node joins, so they share one RDMA network block."""
         self.instances: list[oci.CoreInstance] = []
         for node in props.plan:
             # Workers learn their replica head's address at apply time; a head gets "".
@@ -83,7 +99,10 @@ class NodeGroup(Construct):
                             boot_volume_vpus_per_gb=str(nodes.boot_volume_vpus_per_gb),
                         ),
                         metadata=metadata,
-                        agent_config=_agent_config(shape.vendor, props.block_volumes),
+                        agent_config=_agent_config(
+                            shape.vendor, self.cluster is not None, props.block_volumes
+                        ),
+                        compute_cluster_id=self.cluster.id if self.cluster else None,
                         # Paravirtualized boot volumes (VMs) encrypt in transit; bare metal
                         # boots over iSCSI, where the option does not apply.
                         is_pv_encryption_in_transit_enabled=None if shape.bare_metal else True,
@@ -103,17 +122,19 @@ class NodeGroup(Construct):
         """One per replica: the nodes that serve the API."""
 
 
-def _agent_config(vendor: str, block_volumes: bool = False) -> oci.AgentConfig:
-    # GPU monitoring reports NVIDIA health to OCI; the RDMA plugins belong to cluster networks
-    # (multi-node), so a lone node leaves them off rather than failing to find peers.
+def _agent_config(vendor: str, rdma: bool, block_volumes: bool = False) -> oci.AgentConfig:
+    # GPU monitoring reports NVIDIA health to OCI. The RDMA plugins authenticate and address the
+    # RDMA interfaces of nodes in a compute cluster (oracle-quickstart/oci-hpc enables both on
+    # cluster nodes); a lone node leaves them off rather than failing to find peers.
+    rdma_state = ENABLED if rdma else DISABLED
     plugins = [
         oci.PluginConfig(name="Compute Instance Monitoring", desired_state=ENABLED),
         oci.PluginConfig(
             name="Compute RDMA GPU Monitoring",
             desired_state=ENABLED if vendor == "nvidia" else DISABLED,
         ),
-        oci.PluginConfig(name="Compute HPC RDMA Authentication", desired_state=DISABLED),
-        oci.PluginConfig(name="Compute HPC RDMA Auto-Configuration", desired_state=DISABLED),
+        oci.PluginConfig(name="Compute HPC RDMA Authentication", desired_state=rdma_state),
+        oci.PluginConfig(name="Compute HPC RDMA Auto-Configuration", desired_state=rdma_state),
     ]
     if block_volumes:
         # Logs in to the weight volume's iSCSI target, so the attachment's

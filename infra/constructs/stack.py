@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..node_plan import NodePlan
-from ..specs import StackSpec
+from ..specs import AnyStack, StackSpec
 from ..specs.nodes import IMAGE_VARIABLE
 from ..tf import oci
 from ..tf.cdk import (
@@ -30,7 +30,7 @@ def state_path(stack: str) -> str:
 class GpuStack(TerraformStack):
     """A stack spec synthesized to Terraform; OCIDs and secrets stay Terraform variables."""
 
-    def __init__(self, scope: Construct, spec: StackSpec, plan: tuple[NodePlan, ...]) -> None:
+    def __init__(self, scope: Construct, spec: AnyStack, plan: tuple[NodePlan, ...]) -> None:
         super().__init__(scope, spec.name)
         LocalBackend(self, path=state_path(spec.name))
         tenancy = self._var("tenancy_ocid", "OCID of the tenancy (dynamic groups live there).")
@@ -49,7 +49,7 @@ class GpuStack(TerraformStack):
         # policy that let the nodes read it); Ollama has no API-key option at all.
         secret = (
             self._var("api_key_secret_ocid", "OCID of the OCI Vault secret holding the API key.")
-            if spec.uses_api_key
+            if isinstance(spec, StackSpec) and spec.uses_api_key
             else None
         )
         image = spec.nodes.image
@@ -91,14 +91,27 @@ class GpuStack(TerraformStack):
         self._out(
             "nodes",
             [
-                {**_node_output(n), "private_ip": i.private_ip}
+                {**_node_output(n), "private_ip": i.private_ip, "instance_id": i.id}
                 for n, i in zip(plan, cluster.nodes.instances, strict=True)
             ],
             "The node plan (index, name, role, replica, head, steps) with each private IP.",
         )
+        self._out("region", spec.deployment.region, "The stack's OCI region (for the OCI SDK).")
+        ray_heads = [
+            f"{i.private_ip}:{n.context.ray.gcs_port}"
+            for n, i in zip(plan, cluster.nodes.instances, strict=True)
+            if n.context.ray is not None and n.context.ray.role == "head"
+        ]
+        if ray_heads:
+            self._out(
+                "ray_head_addresses",
+                ray_heads,
+                "Ray GCS address of each cluster head (ray status --address=...), VCN only.",
+            )
         self._out("ssh_user", user, "Login user of the GPU nodes' image (the bastion's is opc).")
         self._out("bastion_public_ip", cluster.bastion.public_ip, "The bastion's public IP.")
-        self._out("endpoint_url", cluster.endpoint.url, "OpenAI-compatible base URL.")
+        if cluster.endpoint is not None:
+            self._out("endpoint_url", cluster.endpoint.url, "OpenAI-compatible base URL.")
         self._out(
             "ssh_command",
             f"ssh -J opc@{cluster.bastion.public_ip} {user}@{ips[0]}",

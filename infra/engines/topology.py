@@ -27,14 +27,17 @@ class Topology:
     layer_split: int = 1
     """Ollama's multi-GPU mode: whole layers spread over this many GPUs (no TP)."""
     replicas: int = 1
+    dp: int = 1
+    """Data-parallel ranks inside one replica: training's; serving runs replicas instead."""
 
     def __post_init__(self) -> None:
-        if min(self.tp, self.pp, self.nodes_per_replica, self.gpus_per_node, self.replicas) < 1:
+        sizes = (self.tp, self.pp, self.nodes_per_replica, self.gpus_per_node, self.replicas)
+        if min(*sizes, self.dp) < 1:
             raise ValueError(f"every size of a topology is at least 1: {self}")
-        if self.tp * self.pp * self.layer_split != self.gpus_per_replica:
+        if self.tp * self.pp * self.layer_split * self.dp != self.gpus_per_replica:
             raise ValueError(
-                f"TP {self.tp} x PP {self.pp} x layer split {self.layer_split} must use the "
-                f"replica's {self.gpus_per_replica} GPUs"
+                f"TP {self.tp} x PP {self.pp} x layer split {self.layer_split} x DP {self.dp} "
+                f"must use the replica's {self.gpus_per_replica} GPUs"
             )
 
     @property

@@ -8,21 +8,24 @@ and YAML around these values; they hold no policy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from .. import node_metadata
+from ..catalog.nccl import collective_settings
 from ..catalog.shapes import Vendor
-from ..engines import RAY_PORT, ApiKeySupport, EngineCommand, EngineKind, ServeInputs, driver
+from ..engines import ApiKeySupport, EngineCommand, EngineKind, RayRole, ServeInputs, driver
+from ..placement import rdma_placement
 from ..sizing.settings import EngineSettings
-from ..specs import StackSpec
+from ..specs import AnyStack, StackSpec, TrainingStackSpec
 from .storage_part import StoragePart, storage_part
 from .weights_part import WeightsPart, weights_part
 
 PackageManager = Literal["dnf", "apt"]
 Part = Literal[
-    "node", "host", "paths", "limits", "metadata", "engine", "api_key", "storage", "weights",
-    "firewall",
+    "node", "host", "paths", "limits", "metadata", "engine", "api_key", "rdma", "ray", "torchrun",
+    "weights", "firewall",
+    "storage",
 ]  # fmt: skip
 
 CONTAINER_NAME = "gpuform-engine"
@@ -67,6 +70,8 @@ class HostPart:
     nvme_drives: int
     nvswitch: bool
     """NVIDIA GPUs joined by NVSwitch: CUDA needs nvidia-fabricmanager running first."""
+    gpu_flags: tuple[str, ...]
+    """docker run flags that hand a container this host's GPUs."""
 
 
 @dataclass(frozen=True)
@@ -150,11 +155,9 @@ class EnginePart:
     image: str
     port: int
     container_name: str
-    gpu_flags: tuple[str, ...]
     container_cache: str
     command: EngineCommand
     model: str
-    ray_port: int
     ollama_tag: str | None
     """The tag to pull once the server is up (engines that pull through the server)."""
     api_key_unsupported: bool
@@ -163,6 +166,77 @@ class EnginePart:
     @property
     def ready_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1/models"
+
+
+@dataclass(frozen=True)
+class RdmaPart:
+    """The RDMA network of a node in a compute cluster: NCCL's settings and the devices."""
+
+    library: Literal["nccl", "rccl"]
+    conf: str
+    """/etc/nccl.conf, KEY=VALUE lines (oci-hpc's per-shape file; infra/catalog/nccl.json)."""
+    devices: int
+    """RDMA devices the shape has (/sys/class/infiniband entries once the agent set them up)."""
+    conf_path: str = "/etc/nccl.conf"
+    devices_timeout_s: int = 600
+
+
+@dataclass(frozen=True)
+class RayPart:
+    """This node's place in its Ray cluster, with every port pinned so the firewall can name it.
+
+    Ray's defaults pick random ports for the node manager, object manager, agents and workers
+    (ray start --help); pinned, they can be opened to the VCN alone.
+    """
+
+    role: RayRole
+    image: str
+    container_name: str = "gpuform-ray"
+    gcs_port: int = 6379
+    node_manager_port: int = 6380
+    object_manager_port: int = 6381
+    runtime_env_agent_port: int = 6382
+    dashboard_agent_grpc_port: int = 6383
+    dashboard_agent_listen_port: int = 6384
+    metrics_export_port: int = 6385
+    client_server_port: int = 10001
+    dashboard_port: int = 8265
+    min_worker_port: int = 10002
+    max_worker_port: int = 10999
+    join_timeout_s: int = 1800
+    cache_dir: str = "/root/.cache/huggingface"
+    """Where the host's model cache is mounted in the Ray container."""
+    session_dir: str = "/var/lib/gpuform/ray"
+    """Host folder mounted as /tmp/ray in the Ray and engine containers: the engine's driver
+    finds the node's raylet through it and attaches to the running cluster."""
+
+    @property
+    def tcp_ports(self) -> tuple[int, ...]:
+        """Ports this node's Ray processes listen on (worker ports as the range's ends)."""
+        own = (
+            self.node_manager_port,
+            self.object_manager_port,
+            self.runtime_env_agent_port,
+            self.dashboard_agent_grpc_port,
+            self.dashboard_agent_listen_port,
+            self.metrics_export_port,
+        )
+        head = (self.gcs_port, self.client_server_port, self.dashboard_port)
+        return (*head, *own) if self.role == "head" else own
+
+
+@dataclass(frozen=True)
+class TorchrunPart:
+    """What `torchrun` needs on each node of a training cluster, as /etc/gpuform/torchrun.env."""
+
+    master_port: int
+    nnodes: int
+    nproc_per_node: int
+    node_rank: int
+    tp: int
+    pp: int
+    ep: int
+    env_file: str = "/etc/gpuform/torchrun.env"
 
 
 @dataclass(frozen=True)
@@ -189,14 +263,18 @@ class NodeContext:
 
     node: NodePart
     host: HostPart
-    engine: EnginePart
+    engine: EnginePart | None
+    """The serving engine; None on a training cluster."""
     metadata: tuple[MetadataKey, ...]
     api_key: ApiKeyPart | None
-    storage: StoragePart | None = None
-    """The shared File Storage mount, when the stack has one."""
+    rdma: RdmaPart | None = None
+    ray: RayPart | None = None
+    torchrun: TorchrunPart | None = None
     weights: WeightsPart | None = None
     """The verified weight cache the engine serves (infra/render/weights_part.py)."""
     firewall: FirewallPart | None = None
+    storage: StoragePart | None = None
+    """The shared File Storage mount, when the stack has one."""
     paths: PathsPart = field(default_factory=PathsPart)
     limits: LimitsPart = field(default_factory=LimitsPart)
 
@@ -230,7 +308,7 @@ def serve_inputs(
     )
 
 
-def build_context(stack: StackSpec, node_index: int, settings: EngineSettings) -> NodeContext:
+def build_context(stack: AnyStack, node_index: int, settings: EngineSettings) -> NodeContext:
     """Decide everything about node `node_index` of `stack` with `settings`."""
     topo = settings.topology
     # settings.nodes, not nodes.count: the planner picks the count a stack leaves unset, and
@@ -241,18 +319,7 @@ def build_context(stack: StackSpec, node_index: int, settings: EngineSettings) -
             f"{settings.nodes} node(s); use 0..{settings.nodes - 1}"
         )
     shape = stack.nodes.shape_info
-    drv = driver(stack.engine.kind)
-    port = stack.engine.serve_port
-    weights = weights_part(stack, settings)
-    inputs = serve_inputs(
-        stack, node_index, settings, weights.container_dir if weights is not None else None
-    )
-    command = drv.command(inputs)
-    wants_key = stack.endpoint.require_api_key and command.serves_http
-    keys = _metadata_keys()
-    secret = next(m for m in keys if m.key == node_metadata.API_KEY_SECRET_ID)
-    paths = PathsPart()
-    return NodeContext(
+    common = NodeContext(
         node=NodePart(
             stack=stack.name,
             index=node_index,
@@ -267,32 +334,106 @@ def build_context(stack: StackSpec, node_index: int, settings: EngineSettings) -
             package_manager=stack.nodes.image.package_manager,
             nvme_drives=shape.nvme_drives,
             nvswitch=shape.nvswitch,
+            gpu_flags=_AMD_FLAGS if shape.vendor == "amd" else _NVIDIA_FLAGS,
         ),
+        engine=None,
+        metadata=_metadata_keys(),
+        api_key=None,
+        rdma=_rdma(stack, settings),
+        storage=storage_part(stack),
+        firewall=FirewallPart(
+            vcn_cidr=str(stack.deployment.vcn_cidr),
+            tcp_ports=(),
+            peer_tcp_all=topo.nodes_per_replica > 1,
+        ),
+    )
+    if isinstance(stack, TrainingStackSpec):
+        return _training(common, stack, settings)
+    return _serving(common, stack, settings)
+
+
+def _serving(common: NodeContext, stack: StackSpec, settings: EngineSettings) -> NodeContext:
+    drv = driver(stack.engine.kind)
+    port = stack.engine.serve_port
+    weights = weights_part(stack, settings)
+    model_path = weights.container_dir if weights is not None else None
+    inputs = serve_inputs(stack, common.node.index, settings, model_path)
+    command = drv.command(inputs)
+    wants_key = stack.endpoint.require_api_key and command.serves_http
+    secret = next(m for m in common.metadata if m.key == node_metadata.API_KEY_SECRET_ID)
+    ray = (
+        RayPart(command.ray_role, stack.image_ref, cache_dir=drv.container_cache)
+        if command.ray_role
+        else None
+    )
+    return replace(
+        common,
         engine=EnginePart(
             kind=drv.kind,
             image=stack.image_ref,
             port=port,
             container_name=CONTAINER_NAME,
-            gpu_flags=_AMD_FLAGS if shape.vendor == "amd" else _NVIDIA_FLAGS,
             container_cache=drv.container_cache,
             command=command,
             model=stack.model.id,
-            ray_port=RAY_PORT,
             ollama_tag=stack.model.id if drv.pulls_model else None,
             api_key_unsupported=wants_key and drv.api_key is None,
         ),
-        metadata=keys,
         api_key=(
-            ApiKeyPart(secret.key, secret.var, f"{paths.etc}/api-key.env", drv.api_key)
+            ApiKeyPart(secret.key, secret.var, f"{common.paths.etc}/api-key.env", drv.api_key)
             if wants_key and drv.api_key is not None
             else None
         ),
-        storage=storage_part(stack),
+        ray=ray,
         weights=weights,
-        firewall=FirewallPart(
-            vcn_cidr=str(stack.deployment.vcn_cidr),
-            tcp_ports=drv.ports(inputs),
-            peer_tcp_all=topo.nodes_per_replica > 1,
+        firewall=(
+            replace(common.firewall, tcp_ports=(*drv.ports(inputs), *_ray_ports(ray)))
+            if common.firewall
+            else None
         ),
-        paths=paths,
     )
+
+
+def _training(
+    common: NodeContext, stack: TrainingStackSpec, settings: EngineSettings
+) -> NodeContext:
+    t = stack.training
+    role: RayRole = "head" if common.node.is_head else "worker"
+    topo = settings.topology
+    ray = RayPart(role, t.image_ref) if t.launcher == "ray" else None
+    # torchrun's rendezvous store listens on the master (node rank 0) alone.
+    master = (t.master_port,) if t.launcher == "torchrun" and common.node.is_head else ()
+    return replace(
+        common,
+        ray=ray,
+        firewall=(
+            replace(common.firewall, tcp_ports=(*_ray_ports(ray), *master))
+            if common.firewall
+            else None
+        ),
+        torchrun=(
+            TorchrunPart(
+                master_port=t.master_port,
+                nnodes=topo.nodes_per_replica,
+                nproc_per_node=topo.gpus_per_node,
+                node_rank=common.node.rank,
+                tp=topo.tp,
+                pp=topo.pp,
+                ep=topo.ep,
+            )
+            if t.launcher == "torchrun"
+            else None
+        ),
+    )
+
+
+def _ray_ports(ray: RayPart | None) -> tuple[int, ...]:
+    return ray.tcp_ports if ray is not None else ()
+
+
+def _rdma(stack: AnyStack, settings: EngineSettings) -> RdmaPart | None:
+    if rdma_placement(stack, settings) is None:
+        return None
+    nccl = collective_settings(stack.nodes.shape)
+    assert nccl is not None, f"{stack.nodes.shape} is an RDMA shape without NCCL settings"
+    return RdmaPart(nccl.library, nccl.conf, stack.nodes.shape_info.rdma_nics)

@@ -16,7 +16,7 @@ from typing import Literal
 
 from .context import NodeContext, Part
 
-Need = Literal["gpu", "internet", "nvme", "secret", "engine", "nfs", "volume"]
+Need = Literal["gpu", "internet", "nvme", "secret", "engine", "rdma", "volume", "nfs"]
 """What a step needs beyond the node itself: without it, it fails with one line saying so."""
 
 TARGET = "gpuform.target"
@@ -135,6 +135,37 @@ STEPS: tuple[Step, ...] = (
         when=lambda c: c.storage is not None,
     ),
     Step(
+        "rdma",
+        ("rdma",),
+        reads=("host", "paths", "rdma"),
+        # The agent's RDMA Auto-Configuration plugin brings the devices up after boot.
+        system_wants=_NET,
+        needs=frozenset({"rdma"}),
+        missing_words=("RDMA",),
+        when=lambda c: c.rdma is not None,
+    ),
+    Step(
+        "ray",
+        ("ray-run", "ray"),
+        reads=("node", "host", "paths", "limits", "rdma", "ray", "storage", "weights"),
+        # Without its RDMA devices NCCL would fall back to TCP silently: require them. A vLLM
+        # pipeline's workers load their stages from the verified local weights, as the head does.
+        requires=("node-env", "runtime", "gpu-check", "rdma", "shared-fs", "weights"),
+        wants=("localdisk", "firewall"),
+        system_wants=_NET,
+        system_after=("docker.service",),
+        needs=frozenset({"gpu", "internet"}),
+        missing_words=("image", "GPU", "docker"),
+        when=lambda c: c.ray is not None,
+    ),
+    Step(
+        "torchrun-env",
+        ("torchrun-env",),
+        reads=("node", "paths", "torchrun"),
+        requires=("node-env",),
+        when=lambda c: c.torchrun is not None,
+    ),
+    Step(
         "weights-volume",
         ("weights-volume",),
         reads=("paths", "weights"),
@@ -161,14 +192,36 @@ STEPS: tuple[Step, ...] = (
         "engine",
         ("engine-pull", "engine-run", "engine-stopped", "entry"),
         # The engine serves only weights the `weights` step verified (docs/weights.md).
-        reads=("node", "host", "paths", "limits", "engine", "api_key", "weights"),
-        requires=("node-env", "runtime", "gpu-check", "api-key", "shared-fs", "weights"),
+        reads=(
+            "node",
+            "host",
+            "paths",
+            "limits",
+            "engine",
+            "api_key",
+            "rdma",
+            "ray",
+            "weights",
+            "storage",
+        ),
+        requires=(
+            "node-env",
+            "runtime",
+            "gpu-check",
+            "api-key",
+            "rdma",
+            "ray",
+            "weights",
+            "shared-fs",
+        ),
         # Without local NVMe the cache stays on the boot volume.
         wants=("localdisk", "firewall"),
         system_wants=_NET,
         system_after=("docker.service",),
         needs=frozenset({"gpu", "internet"}),
         missing_words=("image", "GPU", "docker"),
+        # A vLLM pipeline's workers only lend their GPUs to the head's Ray cluster.
+        when=lambda c: c.engine is not None and bool(c.engine.command.argv),
     ),
     Step(
         "model-pull",
@@ -177,7 +230,7 @@ STEPS: tuple[Step, ...] = (
         requires=("engine",),
         needs=frozenset({"internet"}),
         missing_words=("pull", "engine"),
-        when=lambda c: c.engine.ollama_tag is not None,
+        when=lambda c: c.engine is not None and c.engine.ollama_tag is not None,
     ),
     Step(
         "ready",
@@ -188,7 +241,7 @@ STEPS: tuple[Step, ...] = (
         requires=("engine", "model-pull", "firewall"),
         needs=frozenset({"engine"}),
         missing_words=("engine",),
-        when=lambda c: c.engine.command.serves_http,
+        when=lambda c: c.engine is not None and c.engine.command.serves_http,
     ),
 )
 

@@ -7,8 +7,8 @@ from typing import NoReturn
 
 from ..engines import Topology, driver
 from ..errors import UserError
-from ..specs import StackSpec
-from .catalog import UnknownModel, catalog, lookup
+from ..specs import AnyStack, StackSpec, TrainingStackSpec
+from .catalog import ModelRef, UnknownModel, catalog, lookup
 from .planner import Labels, Request, Result, plan, why_not
 
 #: A stack's fields as the user wrote them, for refusals of its plan.
@@ -41,17 +41,30 @@ class EngineSettings:
         return self.topology.nodes
 
 
-def _request(stack: StackSpec) -> Request:
+#: A training stack's fields as the user wrote them.
+TRAINING_LABELS = Labels(
+    tp="training.tensor_parallel_size",
+    context="training.seq_len",
+    nodes="nodes.count",
+    precision="model.precision",
+)
+
+
+def _model_ref(model_id: str) -> ModelRef:
     try:
-        ref = lookup(stack.model.id)
+        return lookup(model_id)
     except UnknownModel:
         known = ", ".join(m.id for m in catalog().values())
         raise UserError.at(
             "model.id",
-            stack.model.id,
+            model_id,
             f"not in the sizing catalog, so no plan can be checked; use one of {known}, "
             "or add infra/catalog/models/<name>.json from its config.json",
         ) from None
+
+
+def _request(stack: StackSpec) -> Request:
+    ref = _model_ref(stack.model.id)
     precision = stack.model.precision
     implied = ref.tag_precision
     if implied is not None:
@@ -79,8 +92,10 @@ def _request(stack: StackSpec) -> Request:
     )
 
 
-def resolve(stack: StackSpec) -> EngineSettings:
+def resolve(stack: AnyStack) -> EngineSettings:
     """Settings for `stack` from the sizing planner; UserError if it cannot fit.
+
+    A training stack gets its nodes as one cluster (see `resolve_training`).
 
     Sizes the stack leaves unset (TP, node count, max model length, memory fraction) come
     from the plan; sizes it sets are checked against it. An engine with a context default of
@@ -88,6 +103,8 @@ def resolve(stack: StackSpec) -> EngineSettings:
     hold the model; a stack that sets more nodes than that runs several replicas, so its count
     must be a multiple.
     """
+    if isinstance(stack, TrainingStackSpec):
+        return resolve_training(stack)
     req = _request(stack)
     wanted = req.nodes
     one_replica = plan(replace(req, nodes=None))
@@ -113,6 +130,41 @@ def resolve(stack: StackSpec) -> EngineSettings:
         max_model_len=stack.engine.max_model_len or planned_len,
         gpu_memory_fraction=stack.engine.gpu_memory_utilization or chosen.memory_fraction,
     )
+
+
+def resolve_training(stack: TrainingStackSpec) -> EngineSettings:
+    """One cluster of every node, checked by the planner: GPU memory per rank and, when Adam
+    moves to host memory, the host memory of each node; UserError if it does not fit.
+
+    The planner models ZeRO-3 (or Megatron's distributed optimizer) over every GPU; the
+    stack's TP/PP/EP are the launcher's and leave the per-GPU total about the same.
+    """
+    t = stack.training
+    explicit = "precision" in stack.model.model_fields_set
+    req = Request(
+        model=_model_ref(stack.model.id),
+        task=t.task,
+        precision=stack.model.precision if explicit else None,
+        shape=stack.nodes.shape,
+        nodes=stack.nodes.count,
+        context=t.seq_len,
+        batch=t.micro_batch,
+        labels=TRAINING_LABELS,
+    )
+    result = plan(req)
+    if result.chosen is None:
+        raise UserError.at("nodes.count", stack.nodes.count, why_not(result))
+    gpus = stack.nodes.shape_info.gpus
+    model_parallel = t.tensor_parallel_size * t.pipeline_parallel_size
+    topology = Topology(
+        tp=t.tensor_parallel_size,
+        pp=t.pipeline_parallel_size,
+        ep=t.expert_parallel_size,
+        nodes_per_replica=stack.nodes.count,
+        gpus_per_node=gpus,
+        dp=stack.nodes.count * gpus // model_parallel,
+    )
+    return EngineSettings(topology=topology, max_model_len=None, gpu_memory_fraction=None)
 
 
 def _refuse(result: Result, req: Request) -> NoReturn:

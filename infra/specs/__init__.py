@@ -8,9 +8,15 @@ from .errors import one_line
 from .model import Model, Precision
 from .nodes import Image, NodeGroup
 from .stack import StackSpec
+from .storage import SharedStorage
+from .training import Training, TrainingStackSpec
 from .weights import WeightCache, WeightVolume
 
+AnyStack = StackSpec | TrainingStackSpec
+"""What a stack file defines: a serving stack, or a training cluster."""
+
 __all__ = [
+    "AnyStack",
     "Deployment",
     "Endpoint",
     "Engine",
@@ -19,7 +25,10 @@ __all__ = [
     "Model",
     "NodeGroup",
     "Precision",
+    "SharedStorage",
     "StackSpec",
+    "Training",
+    "TrainingStackSpec",
     "WeightCache",
     "WeightVolume",
     "one_line",

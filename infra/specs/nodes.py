@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ..catalog.shapes import Shape, get_shape, shapes
 from .base import Spec
@@ -90,12 +90,25 @@ class NodeGroup(Spec):
     boot_volume_vpus_per_gb: int = Field(default=20, ge=10, le=120, multiple_of=10)
     availability_domain: int = Field(default=1, ge=1, le=3, description="AD number, 1-3.")
     fault_domain: Literal["FAULT-DOMAIN-1", "FAULT-DOMAIN-2", "FAULT-DOMAIN-3"] | None = None
+    placement: Literal["compute_cluster"] | None = Field(
+        default=None,
+        description="RDMA placement; multi-node plans get a compute cluster without asking.",
+    )
 
     @field_validator("shape")
     @classmethod
     def _known_shape(cls, v: str) -> str:
         if v not in shapes():
             raise ValueError(f"unknown shape; use one of {', '.join(shapes())}")
+        return v
+
+    @field_validator("placement")
+    @classmethod
+    def _rdma_shape(cls, v: str | None, info: ValidationInfo) -> str | None:
+        shape = info.data.get("shape")
+        if v is not None and shape is not None and not get_shape(shape).rdma:
+            rdma = ", ".join(n for n, s in shapes().items() if s.rdma)
+            raise ValueError(f"{shape} has no RDMA network; leave placement unset or use {rdma}")
         return v
 
     @model_validator(mode="after")

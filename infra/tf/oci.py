@@ -357,6 +357,8 @@ class CoreInstanceArgs(Args):
     attach so and set it; bare metal boots over iSCSI, where it does not apply. The instance's
     own argument: `launch_options.is_pv_encryption_in_transit_enabled` is deprecated at create
     time (oracle/terraform-provider-oci website/docs/r/core_instance.html.markdown)."""
+    compute_cluster_id: str | None = None
+    """RDMA placement: the compute cluster the instance joins (same compartment and AD)."""
     freeform_tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -370,6 +372,21 @@ class CoreInstance(Resource[CoreInstanceArgs]):
     @property
     def public_ip(self) -> str:
         return self.attr("public_ip")
+
+
+@dataclass(frozen=True)
+class CoreComputeClusterArgs(Args):
+    availability_domain: str
+    compartment_id: str
+    display_name: str | None = None
+    freeform_tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class CoreComputeCluster(Resource[CoreComputeClusterArgs]):
+    """A group of bare-metal instances on one RDMA network block, launched one by one
+    (oracle/terraform-provider-oci website/docs/r/core_compute_cluster.html.markdown)."""
+
+    tf_type = "oci_core_compute_cluster"
 
 
 # --- network load balancer ----------------------------------------------------------------

@@ -15,6 +15,7 @@ from . import firewall
 from .collect import LOOP_RESTARTS, NodeReport, UnitState
 
 ENGINE = step("engine").unit
+RAY = step("ray").unit
 
 _NEED_WORDS = {
     "gpu": "GPUs",
@@ -23,6 +24,7 @@ _NEED_WORDS = {
     "secret": "an OCI Vault secret",
     "engine": "a serving engine",
     "nfs": "an OCI File Storage mount target",
+    "rdma": "RDMA devices",
     "volume": "an attached block volume",
 }
 #: What each step needs, from the step registry; a step not listed needs nothing here beyond
@@ -154,20 +156,27 @@ def online_steps_failed_for_lack_of_network(r: NodeReport) -> list[str]:
 
 
 def engine_not_looping(r: NodeReport) -> list[str]:
-    """The engine unit is not restarting in a loop, and each restart left a line."""
-    u = r.unit(ENGINE)
-    if u is None:
-        return [f"{ENGINE} is not among the node's units"]
+    """Long-running units (the engine, Ray) are not restarting in a loop; each restart left a line.
+
+    Which of them a node has is the node plan's call (a vLLM pipeline's worker runs only Ray, a
+    torchrun training node neither); each one the plan lists must be among the node's units.
+    """
+    expected = [u for u in (ENGINE, RAY) if u in r.plan.steps]
+    missing = [u for u in expected if r.unit(u) is None]
+    if missing:
+        return [f"{', '.join(missing)} planned but not among the node's units"]
+    present = [u for u in (r.unit(n) for n in expected) if u is not None]
     problems = []
-    if u.restarts >= LOOP_RESTARTS:
-        problems.append(f"{ENGINE} restarted {u.restarts} times during the boot")
-    stopped = [line for line in u.own_lines if line.startswith(_PREFIX + "engine stopped")]
-    if u.restarts and len(stopped) < u.restarts:
-        problems.append(
-            f"{ENGINE} restarted {u.restarts} times but logged {len(stopped)} stop line(s)"
-        )
-    if u.active == "activating" and u.sub == "auto-restart":
-        problems.append(f"{ENGINE} is waiting to restart again: {u.reason}")
+    for u in present:
+        if u.restarts >= LOOP_RESTARTS:
+            problems.append(f"{u.name} restarted {u.restarts} times during the boot")
+        stopped = [line for line in u.own_lines if " stopped (" in line]
+        if u.name == ENGINE and u.restarts and len(stopped) < u.restarts:
+            problems.append(
+                f"{u.name} restarted {u.restarts} times but logged {len(stopped)} stop line(s)"
+            )
+        if u.active == "activating" and u.sub == "auto-restart":
+            problems.append(f"{u.name} is waiting to restart again: {u.reason}")
     return problems
 
 

@@ -18,13 +18,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from infra.specs import StackSpec
+from infra.specs import AnyStack
 
 from . import container as ct
 from . import firewall, network, rootfs
@@ -61,12 +61,16 @@ class Limits:
 
 
 def boot_stack(
-    stack: StackSpec, limits: Limits = Limits(), bridge: Bridge | None = None
+    stack: AnyStack,
+    limits: Limits = Limits(),
+    while_up: Callable[[dict[int, ct.Container]], None] | None = None,
+    bridge: Bridge | None = None,
 ) -> list[NodeReport]:
     """Boot all nodes of `stack` together (workers need their head) and report on each.
 
-    `bridge` serves something on the private network's switch and may seed files into each
-    node's root.
+    `while_up` runs once every node has been observed and before any is halted, with the
+    running containers by node index: for tests that act across live nodes. `bridge` serves
+    something on the private network's switch and may seed files into each node's root.
     """
     plans = plan_stack(stack, bridge.weights_url if bridge else "")
     base = rootfs.ensure_rootfs()
@@ -113,6 +117,8 @@ def boot_stack(
             report.imds_requests = _lines(node_logs / "imds-requests.log")
             report.console_tail = "\n".join(_lines(node_logs / "console.log")[-40:])
         _probe_firewalls(net, booted)
+        if while_up is not None:
+            while_up({r.plan.index: c for r, c, *_ in booted if c is not None})
     return reports
 
 

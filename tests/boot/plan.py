@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from ipaddress import IPv4Interface
-from typing import Any
+from typing import Any, overload
 
 from infra import node_metadata
 from infra.engines import driver
@@ -19,7 +19,7 @@ from infra.node_plan import plan_nodes
 from infra.render.context import serve_inputs
 from infra.sizing import settings as sizing
 from infra.sizing.settings import EngineSettings
-from infra.specs import StackSpec
+from infra.specs import AnyStack, StackSpec, TrainingStackSpec
 from infra.specs.nodes import Image
 
 #: The rootfs is Debian, so nodes boot the apt flavour of the bootstrap; an Oracle Linux
@@ -77,7 +77,13 @@ class NodePlan:
         return "head" if self.role_name == "head" else f"worker of node {self.head}"
 
 
-def booted_stack(stack: StackSpec) -> tuple[StackSpec, str]:
+@overload
+def booted_stack(stack: StackSpec) -> tuple[StackSpec, str]: ...
+@overload
+def booted_stack(stack: TrainingStackSpec) -> tuple[TrainingStackSpec, str]: ...
+@overload
+def booted_stack(stack: AnyStack) -> tuple[AnyStack, str]: ...
+def booted_stack(stack: AnyStack) -> tuple[AnyStack, str]:
     """`stack` as the Debian rootfs can boot it, and a note when it had to change."""
     if stack.nodes.image.package_manager == "apt":
         return stack, ""
@@ -90,13 +96,13 @@ def booted_stack(stack: StackSpec) -> tuple[StackSpec, str]:
     return stack.model_copy(update={"nodes": nodes}), note
 
 
-def addresses(stack: StackSpec, count: int) -> list[IPv4Interface]:
+def addresses(stack: AnyStack, count: int) -> list[IPv4Interface]:
     """Private-subnet addresses for `count` nodes (OCI keeps the first few for itself)."""
     net = stack.deployment.private_subnet_cidr
     return [IPv4Interface(f"{net.network_address + 10 + i}/{net.prefixlen}") for i in range(count)]
 
 
-def plan_stack(stack: StackSpec, weights_url: str = "") -> list[NodePlan]:
+def plan_stack(stack: AnyStack, weights_url: str = "") -> list[NodePlan]:
     """One plan per node of `stack`, the head first; `weights_url` stands in for a PAR's."""
     booted, note = booted_stack(stack)
     settings = sizing.resolve(booted)
@@ -107,7 +113,9 @@ def plan_stack(stack: StackSpec, weights_url: str = "") -> list[NodePlan]:
         values = node_metadata.ApplyTimeValues(
             ssh_authorized_keys=FAKE_SSH_KEY,
             # As Terraform sets it: only an engine that checks a key gets a secret.
-            api_key_secret_id=FAKE_SECRET_ID if booted.uses_api_key else "",
+            api_key_secret_id=(
+                FAKE_SECRET_ID if isinstance(booted, StackSpec) and booted.uses_api_key else ""
+            ),
             # As Terraform sets it: workers get their replica head's private IP, a head "".
             head_ip="" if node.role == "head" else str(addrs[node.head].ip),
             weights_url=weights_url,
@@ -141,8 +149,10 @@ def plan_stack(stack: StackSpec, weights_url: str = "") -> list[NodePlan]:
 
 
 def _served_ports(
-    stack: StackSpec, settings: EngineSettings, index: int, serves_http: bool
+    stack: AnyStack, settings: EngineSettings, index: int, serves_http: bool
 ) -> tuple[int, ...]:
+    if not isinstance(stack, StackSpec):
+        return ()
     ports = set(driver(stack.engine.kind).ports(serve_inputs(stack, index, settings)))
     if serves_http:
         ports.add(stack.engine.serve_port)  # the load balancer's backends and health check
@@ -150,7 +160,7 @@ def _served_ports(
 
 
 def _document(
-    stack: StackSpec, index: int, instance_id: str, hostname: str, metadata: dict[str, str]
+    stack: AnyStack, index: int, instance_id: str, hostname: str, metadata: dict[str, str]
 ) -> dict[str, Any]:
     region = stack.deployment.region
     ad = f"gpuf:{region.upper()}-AD-{stack.nodes.availability_domain}"

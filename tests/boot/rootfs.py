@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -78,6 +79,13 @@ CANONICAL_RULES_V4 = """\
 COMMIT
 """
 
+#: Python packages from PyPI, installed by the host's pip into the tree's site-packages (the
+#: host's CPython and Debian bookworm's are both 3.11, so the same wheels load). Ray lets the
+#: harness run each node's Ray step script with real Ray processes across the containers; on a
+#: real node Ray comes from the engine's image instead.
+PIP_PACKAGES: tuple[str, ...] = ("ray[client]==2.60.0",)
+PIP_TARGET = "usr/local/lib/python3.11/dist-packages"
+
 #: Files the harness adds to the tree, path -> content. They are part of the cache key.
 HARNESS_FILES: dict[str, str] = {
     # NoCloud reads the seed the harness writes; `None` keeps cloud-init from searching further.
@@ -102,10 +110,18 @@ HARNESS_FILES: dict[str, str] = {
     "etc/iptables/rules.v6": (
         "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"
     ),
+    # pip --target leaves console scripts pointing at the host's Python; the tree's own `ray`.
+    "usr/local/bin/ray": (
+        "#!/usr/bin/python3\nimport sys\n\nfrom ray.scripts.scripts import main\n\n"
+        "sys.exit(main())\n"
+    ),
 }
 
 #: Commands run inside the finished tree (chroot), after HARNESS_FILES are in place.
-CHROOT_COMMANDS: tuple[tuple[str, ...], ...] = (("locale-gen",),)
+CHROOT_COMMANDS: tuple[tuple[str, ...], ...] = (
+    ("locale-gen",),
+    ("chmod", "0755", "/usr/local/bin/ray"),
+)
 
 #: Units masked in the tree: they prompt on the console or do periodic work a short boot
 #: does not need, and would only add noise to the journal the harness reports.
@@ -139,6 +155,7 @@ def cache_key() -> str:
         "files": HARNESS_FILES,
         "masked": sorted(MASKED_UNITS),
         "chroot": [list(c) for c in CHROOT_COMMANDS],
+        "pip": sorted(PIP_PACKAGES),
     }
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -168,6 +185,7 @@ def ensure_rootfs(
         tmp = cache_root / f".build-{key}-{os.getpid()}"
         try:
             _debootstrap(tmp)
+            _pip_install(tmp)
             _customize(tmp)
             (tmp / ".gpuform-rootfs.json").write_text(
                 json.dumps({"key": key, "packages": sorted(PACKAGES), "built": time.time()})
@@ -221,6 +239,18 @@ def _debootstrap(target: Path) -> None:
             f"debootstrap of the boot rootfs failed (exit {proc.returncode}):\n" + "\n".join(tail)
         )
     log.unlink(missing_ok=True)
+
+
+def _pip_install(root: Path) -> None:
+    cmd = [
+        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        "--no-compile", "--only-binary=:all:", "--target", str(root / PIP_TARGET), *PIP_PACKAGES,
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"pip install of {PIP_PACKAGES} into the rootfs failed: {proc.stderr[-2000:]}"
+        )
 
 
 def _customize(root: Path) -> None:
