@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
@@ -15,20 +13,8 @@ from infra.node_plan import plan_nodes
 from infra.sizing.settings import resolve
 from infra.specs import Deployment, Engine, Model, StackSpec
 from infra.specs import NodeGroup as NodeGroupSpec
-from infra.tf import oci
-from infra.tf.cdk import Construct, GenericProvider, TerraformStack, new_app
-from infra.tf.schema import check_terraform_json
 
-
-def _synth(tmp_path: Path, build: Callable[[Construct], object]) -> dict[str, Any]:
-    app = new_app(str(tmp_path))
-    stack = TerraformStack(app, "narrow")
-    GenericProvider(stack, "oci", oci.PROVIDER_SOURCE, oci.PROVIDER_VERSION, {"region": "r"})
-    build(stack)
-    app.synth()
-    doc: dict[str, Any] = json.loads(next(tmp_path.rglob("cdk.tf.json")).read_text())
-    assert check_terraform_json(doc) == []
-    return doc
+from .narrow import synth_construct
 
 
 def _all(doc: dict[str, Any], tf_type: str) -> list[dict[str, Any]]:
@@ -46,7 +32,7 @@ def test_endpoint_targets_exactly_the_given_instances(tmp_path: Path) -> None:
         engine_port=9000,
         target_instance_ids=("i-a", "i-b"),
     )
-    doc = _synth(tmp_path, lambda s: Endpoint(s, "ep", props))
+    doc = synth_construct(tmp_path, lambda s: Endpoint(s, "ep", props))
     assert sorted(b["target_id"] for b in _all(doc, "oci_network_load_balancer_backend")) == [
         "i-a",
         "i-b",
@@ -70,7 +56,7 @@ def test_network_opens_ssh_and_api_only_to_the_given_ranges(tmp_path: Path) -> N
         api_allowed_cidrs=(IPv4Network("198.51.100.7/32"), IPv4Network("203.0.113.0/24")),
         api_port=8443,
     )
-    doc = _synth(tmp_path, lambda s: Network(s, "net", props))
+    doc = synth_construct(tmp_path, lambda s: Network(s, "net", props))
     rules = _all(doc, "oci_core_network_security_group_security_rule")
     ingress = [r for r in rules if r["direction"] == "INGRESS"]
     by_port: dict[object, set[str]] = {}
@@ -110,7 +96,7 @@ def test_node_group_follows_the_node_plan(tmp_path: Path) -> None:
         ssh_authorized_keys="ssh-ed25519 AAAA k",
         api_key_secret_id="",
     )
-    doc = _synth(tmp_path, lambda s: NodeGroup(s, "nodes", props))
+    doc = synth_construct(tmp_path, lambda s: NodeGroup(s, "nodes", props))
     instances = doc["resource"]["oci_core_instance"]
     assert set(instances) == {"nodes_node_0", "nodes_node_1"}
     head, worker = instances["nodes_node_0"], instances["nodes_node_1"]

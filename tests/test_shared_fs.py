@@ -7,7 +7,6 @@ import dataclasses
 import json
 import shutil
 import subprocess
-from collections.abc import Callable
 from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
@@ -25,9 +24,9 @@ from infra.sizing.settings import resolve
 from infra.specs import Deployment, Engine, Model, NodeGroup, StackSpec, one_line
 from infra.specs.storage import SharedStorage, shared_storage_of
 from infra.synth import synth
-from infra.tf import oci
-from infra.tf.cdk import Construct, GenericProvider, TerraformStack, new_app
 from infra.tf.schema import check_terraform_json
+
+from .narrow import synth_construct
 
 LIB = "/usr/local/lib/gpuform"
 UNITS = "/etc/systemd/system"
@@ -94,17 +93,6 @@ def test_the_reserved_local_disk_path_is_gpuforms() -> None:
 # --- the construct alone --------------------------------------------------------------------
 
 
-def _synth_construct(tmp_path: Path, build: Callable[[Construct], object]) -> dict[str, Any]:
-    app = new_app(str(tmp_path))
-    stack = TerraformStack(app, "narrow")
-    GenericProvider(stack, "oci", oci.PROVIDER_SOURCE, oci.PROVIDER_VERSION, {"region": "r"})
-    build(stack)
-    app.synth()
-    doc: dict[str, Any] = json.loads(next(tmp_path.rglob("cdk.tf.json")).read_text())
-    assert check_terraform_json(doc) == []
-    return doc
-
-
 def _all(doc: dict[str, Any], tf_type: str) -> dict[str, dict[str, Any]]:
     return dict(doc.get("resource", {}).get(tf_type, {}))
 
@@ -128,7 +116,7 @@ def _rule_ports(rule: dict[str, Any], side: str) -> tuple[str, int, int]:
 
 
 def test_construct_exports_to_the_nodes_alone_and_opens_nfs_alone(tmp_path: Path) -> None:
-    doc = _synth_construct(tmp_path, lambda s: SharedFileSystem(s, "fss", _props(SharedStorage())))
+    doc = synth_construct(tmp_path, lambda s: SharedFileSystem(s, "fss", _props(SharedStorage())))
     ((fs_key, fs),) = _all(doc, "oci_file_storage_file_system").items()
     assert (fs["availability_domain"], fs["compartment_id"]) == ("AD-1", "c")
     ((mt_key, mt),) = _all(doc, "oci_file_storage_mount_target").items()
@@ -170,7 +158,7 @@ def test_construct_exports_to_the_nodes_alone_and_opens_nfs_alone(tmp_path: Path
 
 def test_construct_read_only_and_root_squash(tmp_path: Path) -> None:
     spec = SharedStorage(access="read-only", root_squash=True, export_path="/ckpt")
-    doc = _synth_construct(tmp_path, lambda s: SharedFileSystem(s, "fss", _props(spec)))
+    doc = synth_construct(tmp_path, lambda s: SharedFileSystem(s, "fss", _props(spec)))
     ((_, export),) = _all(doc, "oci_file_storage_export").items()
     assert export["path"] == "/ckpt"
     (options,) = export["export_options"]

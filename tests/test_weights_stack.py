@@ -28,9 +28,10 @@ from infra.specs import (
 )
 from infra.specs import WeightCache as WeightCacheSpec
 from infra.tf import oci
-from infra.tf.cdk import Construct, GenericProvider, TerraformStack, new_app
+from infra.tf.cdk import Construct
 from infra.tf.schema import check_terraform_json
 
+from .narrow import synth_construct
 from .test_render_validators import assert_silent, shellcheck_files
 
 LIB = "/usr/local/lib/gpuform"
@@ -101,17 +102,6 @@ def test_bad_weight_settings_are_one_line(build: Any, words: str) -> None:
 # --- Terraform: the construct alone, then a whole stack ---------------------------------------
 
 
-def _synth(tmp_path: Path, build: Any) -> dict[str, Any]:
-    app = new_app(str(tmp_path))
-    stack = TerraformStack(app, "narrow")
-    GenericProvider(stack, "oci", oci.PROVIDER_SOURCE, oci.PROVIDER_VERSION, {"region": "r"})
-    build(stack)
-    app.synth()
-    doc: dict[str, Any] = json.loads(next(tmp_path.rglob("cdk.tf.json")).read_text())
-    assert check_terraform_json(doc) == []
-    return doc
-
-
 def _instances(scope: Construct, n: int) -> list[oci.CoreInstance]:
     return [
         oci.CoreInstance(
@@ -148,7 +138,7 @@ def test_a_private_bucket_a_read_only_par_and_one_shared_volume(tmp_path: Path) 
         cache.attach(_instances(s, 3), "AD-1", bare_metal=True)
         assert cache.par_url.startswith("https://objectstorage.us-ashburn-1.oraclecloud.com${")
 
-    doc = _synth(tmp_path, build)
+    doc = synth_construct(tmp_path, build)
     (bucket,) = _all(doc, "oci_objectstorage_bucket")
     assert bucket["name"] == "models" and bucket["access_type"] == "NoPublicAccess"
     assert "oci_objectstorage_namespace" in doc["data"]
@@ -180,7 +170,7 @@ def test_clones_per_node_on_a_vm_attach_paravirtualized(tmp_path: Path) -> None:
         cache = WeightCache(s, "w", WeightCacheProps("wts", "c", "us-ashburn-1", spec))
         cache.attach(_instances(s, 2), "AD-1", bare_metal=False)
 
-    doc = _synth(tmp_path, build)
+    doc = synth_construct(tmp_path, build)
     assert _all(doc, "oci_objectstorage_bucket") == []  # referenced, not created
     volumes = _all(doc, "oci_core_volume")
     assert len(volumes) == 2 and all(v["source_details"]["id"] == BACKUP for v in volumes)
@@ -195,7 +185,7 @@ def test_the_policy_reads_objects_of_that_bucket_only(tmp_path: Path) -> None:
         name="wts", tenancy_id="t", compartment_id="c", api_key_secret_id=None,
         weights_bucket="models", instance_ids=("ocid1.instance.oc1..a",),
     )  # fmt: skip
-    doc = _synth(tmp_path, lambda s: InstanceAccess(s, "access", props))
+    doc = synth_construct(tmp_path, lambda s: InstanceAccess(s, "access", props))
     (policy,) = _all(doc, "oci_identity_policy")
     assert policy["statements"] == [
         "Allow dynamic-group gpuform-wts to read objects in compartment id c "
