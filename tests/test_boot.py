@@ -20,7 +20,7 @@ from tests.boot import can_boot, checks, report
 from tests.boot.collect import NodeReport
 from tests.boot.harness import boot_stack
 from tests.boot.imds import lookup
-from tests.boot.plan import NodePlan, plan_stack
+from tests.boot.plan import NodePlan, plan_stack, representatives
 
 _CANNOT = can_boot.why_not()
 
@@ -35,7 +35,8 @@ _KNOWN_BUGS: list[tuple[str, Callable[[NodePlan], bool], str]] = []
 def _nodes(test: str) -> list[ParameterSet]:
     params = []
     for name, spec in sorted(_EXAMPLES.items()):
-        for plan in plan_stack(spec):
+        plans = plan_stack(spec)
+        for plan in (p for p in plans if p.index in representatives(plans)):
             bugs = [why for t, applies, why in _KNOWN_BUGS if t == test and applies(plan)]
             marks = [pytest.mark.xfail(reason=" / ".join(bugs), strict=True)] if bugs else []
             params.append(
@@ -47,13 +48,14 @@ def _nodes(test: str) -> list[ParameterSet]:
 @cache
 def _booted(name: str) -> tuple[NodeReport, ...]:
     # One boot per stack for all its tests: the head and workers come up together.
-    return tuple(boot_stack(_EXAMPLES[name]))
+    spec = _EXAMPLES[name]
+    return tuple(boot_stack(spec, only=representatives(plan_stack(spec))))
 
 
 def _node(name: str, index: int) -> NodeReport:
     if _CANNOT:
         pytest.skip(_CANNOT)
-    return _booted(name)[index]
+    return next(r for r in _booted(name) if r.plan.index == index)
 
 
 def _check(check: Callable[[NodeReport], list[str]], name: str, index: int) -> None:

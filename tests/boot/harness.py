@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,14 +65,21 @@ def boot_stack(
     limits: Limits = Limits(),
     while_up: Callable[[dict[int, ct.Container]], None] | None = None,
     bridge: Bridge | None = None,
+    only: Collection[int] | None = None,
 ) -> list[NodeReport]:
     """Boot all nodes of `stack` together (workers need their head) and report on each.
+
+    `only` boots just those node indexes (each still gets the metadata the full stack gives it).
 
     `while_up` runs once every node has been observed and before any is halted, with the
     running containers by node index: for tests that act across live nodes. `bridge` serves
     something on the private network's switch and may seed files into each node's root.
     """
-    plans = plan_stack(stack, bridge.weights_url if bridge else "")
+    plans = [
+        p
+        for p in plan_stack(stack, bridge.weights_url if bridge else "")
+        if only is None or p.index in only
+    ]
     base = rootfs.ensure_rootfs()
     network.remove_stale()
     run_id = f"{os.getpid()}-{next(_RUNS)}"
