@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 
 import pytest
 
@@ -59,21 +58,12 @@ def _booted() -> Seen:
     spec = load_examples()[STACK]
     assert isinstance(spec, StackSpec), f"{STACK} is an inference stack"
     seen = Seen(inventory(spec))
-    original = harness._observe
 
-    def observe(
-        c: ct.Container, report: NodeReport, root: Path, upper: Path, limits: harness.Limits
-    ) -> None:
-        original(c, report, root, upper, limits)
-        seen.containers[report.plan.index] = c
-        if len(seen.containers) == len(seen.inventory.nodes):
-            seen.look()  # every node is settled and still running
+    def look(containers: dict[int, ct.Container]) -> None:
+        seen.containers = containers  # every node is settled and still running
+        seen.look()
 
-    with pytest.MonkeyPatch.context() as mp:
-        # The harness observes each node in turn inside its ExitStack; after the last one,
-        # all containers are up until boot_stack returns.
-        mp.setattr(harness, "_observe", observe)
-        seen.reports = harness.boot_stack(spec)
+    seen.reports = harness.boot_stack(spec, while_up=look)
     return seen
 
 

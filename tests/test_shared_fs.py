@@ -22,7 +22,7 @@ from infra.render.context import NodeContext, PackageManager
 from infra.render.steps import steps_for
 from infra.sizing.settings import resolve
 from infra.specs import Deployment, Engine, Model, NodeGroup, StackSpec, one_line
-from infra.specs.storage import SharedStorage, shared_storage_of
+from infra.specs.storage import SharedStorage
 from infra.synth import synth
 from infra.tf.schema import check_terraform_json
 
@@ -59,8 +59,8 @@ def test_defaults_and_the_stack_field() -> None:
         "read-write",
         False,
     )
-    assert shared_storage_of(SHARED) == SharedStorage(size_hint_gb=2048)
-    assert shared_storage_of(PLAIN) is None and PLAIN.shared_storage is None
+    assert SHARED.shared_storage == SharedStorage(size_hint_gb=2048)
+    assert PLAIN.shared_storage is None
 
 
 @pytest.mark.parametrize(

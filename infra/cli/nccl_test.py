@@ -75,7 +75,9 @@ def _run(stack: str, replica_nodes: int, command: str, timeout: float, out_dir: 
         if found is None:
             failed = True
             tail = (r.result.error or r.result.stderr or r.result.stdout).strip().splitlines()
-            stderr.print(f"{r.node.name}: no result ({tail[-1] if tail else 'no output'})")
+            stderr.print(
+                f"{r.node.name}: no result ({tail[-1] if tail else 'no output'})", markup=False
+            )
             continue
         typer.echo(
             f"{r.node.name}: {found.ranks} ranks, {found.bytes} bytes: "

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from ..engines import driver
 from ..node_plan import NodePlan
 from ..specs import AnyStack, StackSpec
-from ..specs.storage import shared_storage_of
 from ..tf import oci
 from ..tf.cdk import Construct
 from .access import InstanceAccess, InstanceAccessProps
@@ -72,7 +71,7 @@ class GpuCluster(Construct):
             if weights
             else None
         )
-        storage = shared_storage_of(spec)
+        storage = spec.shared_storage
         self.shared_fs = (
             SharedFileSystem(
                 self,

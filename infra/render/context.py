@@ -340,7 +340,7 @@ def build_context(stack: AnyStack, node_index: int, settings: EngineSettings) ->
         metadata=_metadata_keys(),
         api_key=None,
         rdma=_rdma(stack, settings),
-        storage=storage_part(stack),
+        storage=storage_part(stack.shared_storage),
         firewall=FirewallPart(
             vcn_cidr=str(stack.deployment.vcn_cidr),
             tcp_ports=(),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import node_metadata
-from ..specs.storage import shared_storage_of
+from ..specs.storage import SharedStorage
 
 # File Storage serves NFSv3 (its mount target answers rpcbind, MOUNT, NFS and NLM on the ports
 # of OCI's "Configuring VCN Security Rules for File Storage", docs.oracle.com .../File/Tasks/
@@ -55,9 +55,8 @@ class StoragePart:
         return self.install_timeout_s + self.tries * (self.try_timeout_s + self.retry_delay_s) + 60
 
 
-def storage_part(stack: object) -> StoragePart | None:
-    """The storage part of any node of `stack`; None when it has no shared storage."""
-    spec = shared_storage_of(stack)
+def storage_part(spec: SharedStorage | None) -> StoragePart | None:
+    """The storage part of any node of a stack sharing `spec`; None when it shares none."""
     if spec is None:
         return None
     key = node_metadata.SHARED_FS_IP

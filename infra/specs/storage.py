@@ -82,13 +82,3 @@ class SharedStorage(Spec):
         if not _PATH.match(v) or "/../" in f"{v}/" or "/./" in f"{v}/":
             raise ValueError("use an absolute path of plain characters, such as /shared")
         return v
-
-
-def shared_storage_of(stack: object) -> SharedStorage | None:
-    """The shared storage a stack spec asks for, or None.
-
-    Read by attribute so that any stack spec (serving or training) turns it on by declaring
-    `shared_storage: SharedStorage | None = None`, without this module knowing the spec types.
-    """
-    value = getattr(stack, "shared_storage", None)
-    return value if isinstance(value, SharedStorage) else None
