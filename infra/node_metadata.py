@@ -26,6 +26,9 @@ SHARED_FS_IP = "gpuform_shared_fs_ip"
 #: read-only PAR's URL when the stack asks for one (docs/weights.md); "" when unused.
 WEIGHTS_NAMESPACE = "gpuform_weights_namespace"
 WEIGHTS_URL = "gpuform_weights_url"
+#: A read-only PAR URL of the cluster network's roster: "INDEX INSTANCE_OCID PRIVATE_IP" lines
+#: Terraform writes once the pool's instances exist (docs/cluster-network.md); "" elsewhere.
+ROSTER_URL = "gpuform_roster_url"
 
 #: Keys the bootstrap reads at boot (user_data and ssh keys are consumed by cloud-init itself).
 BOOT_KEYS = (
@@ -37,6 +40,7 @@ BOOT_KEYS = (
     SHARED_FS_IP,
     WEIGHTS_NAMESPACE,
     WEIGHTS_URL,
+    ROSTER_URL,
 )
 
 
@@ -50,6 +54,7 @@ class ApplyTimeValues:
     shared_fs_ip: str = ""
     weights_namespace: str = ""
     weights_url: str = ""
+    roster_url: str = ""
 
 
 def instance_metadata(
@@ -67,4 +72,22 @@ def instance_metadata(
         SHARED_FS_IP: values.shared_fs_ip,
         WEIGHTS_NAMESPACE: values.weights_namespace,
         WEIGHTS_URL: values.weights_url,
+        ROSTER_URL: values.roster_url,
     }
+
+
+def pool_metadata(
+    *, stack: str, node_count: int, user_data_b64: str, values: ApplyTimeValues
+) -> Mapping[str, str]:
+    """The `metadata` of a cluster network's instance configuration, shared by every node.
+
+    A pool launches identical instances, so nothing per node can be here: the node index and
+    the head's IP stay empty until the node finds itself in the roster at `values.roster_url`.
+    """
+    if not values.roster_url:
+        raise ValueError("a cluster network's nodes need the roster's URL")
+    shared = instance_metadata(
+        stack=stack, node_index=0, node_count=node_count, user_data_b64=user_data_b64,
+        values=values,
+    )  # fmt: skip
+    return {**shared, NODE_INDEX: "", HEAD_IP: ""}

@@ -7,7 +7,7 @@ boot harness and the day-2 commands all read this plan; none of them computes a 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -15,6 +15,7 @@ from typing import Any, Literal
 from . import node_metadata
 from .engines import RayRole
 from .placement import Placement, rdma_placement
+from .render import pool
 from .render.cloud_config import render_cloud_config, render_files, user_data_b64
 from .render.context import NodeContext, build_context
 from .render.steps import TARGET, steps_for
@@ -38,7 +39,8 @@ class NodePlan:
     head: int
     """Index of the head of this node's replica (its own index, on a head)."""
     hostname: str
-    """The VNIC's hostname label: <hostname>.<subnet>.<vcn>.oraclevcn.com in the VCN's DNS."""
+    """The VNIC's hostname label: <hostname>.<subnet>.<vcn>.oraclevcn.com in the VCN's DNS;
+    "" in a cluster network, whose pool names its instances itself."""
     display_name: str
     ray_role: RayRole | None
     serves_http: bool
@@ -109,7 +111,7 @@ def plan_nodes(stack: AnyStack, settings: EngineSettings) -> tuple[NodePlan, ...
                 replica=topo.replica(index),
                 rank=topo.rank(index),
                 head=topo.head_of(index),
-                hostname=f"node{index}",
+                hostname="" if placement == "cluster_network" else f"node{index}",
                 display_name=f"{stack.name}-node-{index}",
                 ray_role=ctx.ray.role if ctx.ray is not None else None,
                 serves_http=ctx.engine is not None and ctx.engine.command.serves_http,
@@ -120,3 +122,20 @@ def plan_nodes(stack: AnyStack, settings: EngineSettings) -> tuple[NodePlan, ...
             )
         )
     return tuple(plans)
+
+
+def pool_user_data_b64(plans: Sequence[NodePlan]) -> str:
+    """The one user_data every node of a cluster network boots (infra/render/pool.py)."""
+    return pool.pool_user_data_b64([p.context for p in plans], [p.head for p in plans])
+
+
+def pool_cloud_config(plans: Sequence[NodePlan]) -> str:
+    """That user_data's cloud-config, as text."""
+    return pool.render_pool_cloud_config([p.context for p in plans], [p.head for p in plans])
+
+
+def pool_bootstrap_files(plans: Sequence[NodePlan]) -> dict[str, str]:
+    """Files that shared cloud-config writes itself (the roster step, the pool's store):
+    absolute path -> content."""
+    heads = [p.head for p in plans]
+    return {f.path: f.content for f in pool.pool_files([p.context for p in plans], heads)}

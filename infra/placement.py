@@ -1,4 +1,5 @@
-"""Where a stack's nodes go: a compute cluster on one RDMA network block, or anywhere."""
+"""Where a stack's nodes go: one RDMA network block (a compute cluster or a cluster network), or
+anywhere."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from .errors import UserError
 from .sizing.settings import EngineSettings
 from .specs import AnyStack
 
-Placement = Literal["compute_cluster"]
+Placement = Literal["compute_cluster", "cluster_network"]
+"""compute_cluster: per-node instances; cluster_network: one instance pool of identical nodes."""
 
 
 def rdma_placement(stack: AnyStack, settings: EngineSettings) -> Placement | None:

@@ -110,3 +110,22 @@ def test_odd_characters_in_metadata_are_refused(
     result = _run(tmp_path, imds, 10)
     assert result.returncode == 1
     assert "gpuform_head_ip holds unexpected characters" in result.stderr
+
+
+def test_a_cluster_network_nodes_roster_values_win_over_the_pools_empty_metadata(
+    tmp_path: Path, imds: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A pool's metadata is the same on every node: no index, no head. The roster step wrote
+    # what the roster says, and node-env (re-run at every boot) must keep it.
+    pool = {**METADATA, "gpuform_node_index": "", "gpuform_head_ip": ""}
+    monkeypatch.setattr(_Imds, "values", pool)
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "roster.env").write_text(
+        "GPUFORM_NODE_INDEX=7\nGPUFORM_HEAD_IP=10.0.16.10\n"
+    )
+    result = _run(tmp_path, imds, 10)
+    assert result.returncode == 0, result.stderr
+    lines = (tmp_path / "etc" / "node.env").read_text().splitlines()
+    assert "GPUFORM_NODE_INDEX=7" in lines and "GPUFORM_HEAD_IP=10.0.16.10" in lines
+    assert "GPUFORM_NODE_INDEX=" not in lines and "GPUFORM_HEAD_IP=" not in lines
+    assert f"GPUFORM_STACK={METADATA['gpuform_stack']}" in lines

@@ -22,7 +22,7 @@ OTHER_KEYS_RESERVE = 4_000
 MAX_USER_DATA_B64 = OCI_METADATA_LIMIT - OTHER_KEYS_RESERVE
 
 
-def _render_file(ctx: NodeContext, f: NodeFile) -> str:
+def render_node_file(ctx: NodeContext, f: NodeFile) -> str:
     template = environment().get_template(f.template)
     if f.step is None:  # gpuform.target
         return template.render(steps=[s.unit for s in steps_for(ctx)])
@@ -33,7 +33,7 @@ def _render_file(ctx: NodeContext, f: NodeFile) -> str:
 
 def render_files(ctx: NodeContext) -> dict[str, str]:
     """Every file node `ctx`'s cloud-config writes: absolute path -> content."""
-    return {f.path: _render_file(ctx, f) for f in node_files(ctx)}
+    return {f.path: render_node_file(ctx, f) for f in node_files(ctx)}
 
 
 def render_cloud_config(ctx: NodeContext) -> str:
@@ -47,7 +47,7 @@ def render_cloud_config(ctx: NodeContext) -> str:
             node=ctx.node,
             host=ctx.host,
             engine=ctx.engine,
-            files=[(f, _render_file(ctx, f)) for f in files],
+            files=[(f, render_node_file(ctx, f)) for f in files],
             units=units,
             target=TARGET,
         )

@@ -87,8 +87,24 @@ class PathsPart:
     imds_url: str = "http://169.254.169.254/opc/v2/instance/metadata"
 
     @property
+    def imds_v2_url(self) -> str:
+        """IMDS v2's root: instance/ (the document, `id`, metadata/) and vnics/ lie below."""
+        return self.imds_url.rsplit("/", 2)[0]
+
+    @property
     def node_env(self) -> str:
         return f"{self.etc}/node.env"
+
+    @property
+    def roster_env(self) -> str:
+        """A cluster network node's index and head IP, from the roster; they override the
+        pool's metadata, which cannot hold anything per node."""
+        return f"{self.etc}/roster.env"
+
+    @property
+    def pool(self) -> str:
+        """Where a cluster network node's cloud-config leaves every node's files."""
+        return f"{self.lib}/pool"
 
     @property
     def ready_file(self) -> str:
@@ -126,6 +142,9 @@ class LimitsPart:
     # IAM is eventually consistent: the dynamic group and its policy are created next to the
     # nodes and may take minutes to reach the secret service, so the key fetch retries this long.
     secret_retry_s: int = 900
+    # A cluster network's roster is written once every node of the pool runs and Terraform
+    # has read their addresses; oci-hpc gives the cluster network's creation hours.
+    roster_timeout_s: int = 7200
 
 
 @dataclass(frozen=True)

@@ -90,9 +90,13 @@ class NodeGroup(Spec):
     boot_volume_vpus_per_gb: int = Field(default=20, ge=10, le=120, multiple_of=10)
     availability_domain: int = Field(default=1, ge=1, le=3, description="AD number, 1-3.")
     fault_domain: Literal["FAULT-DOMAIN-1", "FAULT-DOMAIN-2", "FAULT-DOMAIN-3"] | None = None
-    placement: Literal["compute_cluster"] | None = Field(
+    placement: Literal["compute_cluster", "cluster_network"] | None = Field(
         default=None,
-        description="RDMA placement; multi-node plans get a compute cluster without asking.",
+        description=(
+            "RDMA placement: compute_cluster (instances launched one by one, each with its own "
+            "cloud-config) or cluster_network (one instance pool; nodes learn their index from "
+            "a roster at boot). Multi-node plans get a compute cluster without asking."
+        ),
     )
 
     @field_validator("shape")
