@@ -76,6 +76,8 @@ class NodeReport:
     written: dict[str, str] = field(default_factory=dict)
     """Files under gpuform's directories the boot created, path -> content (logs, node.env)."""
     imds_requests: list[str] = field(default_factory=list)
+    roster_requests: list[str] = field(default_factory=list)
+    """This node's GETs of a cluster network's roster, with the status each got."""
     cloud_init_output: str = ""
     console_tail: str = ""
     seconds: dict[str, float] = field(default_factory=dict)

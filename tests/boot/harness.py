@@ -28,6 +28,7 @@ from infra.specs import AnyStack
 
 from . import container as ct
 from . import firewall, network, rootfs
+from . import plan as plan_mod
 from .collect import NodeReport, collect, wait_cloud_init, wait_settled
 from .overlay import overlay
 from .plan import NodePlan, plan_stack
@@ -66,6 +67,7 @@ def boot_stack(
     while_up: Callable[[dict[int, ct.Container]], None] | None = None,
     bridge: Bridge | None = None,
     only: Collection[int] | None = None,
+    roster: Callable[[str], str] | None = None,
 ) -> list[NodeReport]:
     """Boot all nodes of `stack` together (workers need their head) and report on each.
 
@@ -74,6 +76,9 @@ def boot_stack(
     `while_up` runs once every node has been observed and before any is halted, with the
     running containers by node index: for tests that act across live nodes. `bridge` serves
     something on the private network's switch and may seed files into each node's root.
+
+    A cluster network's roster is published once every node has started, as Terraform writes
+    it once the pool runs; `roster` may rewrite it first (a stale roster, say).
     """
     plans = [
         p
@@ -91,6 +96,9 @@ def boot_stack(
         stack_ctx.callback(network.destroy, net)
         if bridge is not None:
             stack_ctx.enter_context(bridge.serve(net.switch))
+        roster_file = logs / "roster"
+        if plans and plans[0].roster:
+            stack_ctx.enter_context(_roster_server(net.switch, stack, roster_file, logs, limits))
         booted: list[tuple[NodeReport, ct.Container | None, Path, Path, Path]] = []
         for plan, report, node_net in zip(plans, reports, net.nodes, strict=True):
             started = time.monotonic()
@@ -118,10 +126,22 @@ def boot_stack(
             stack_ctx.callback(_halt, c, report, limits.halt)
             report.seconds["start"] = time.monotonic() - started
             booted.append((report, c, copy.root, copy.upper, node_logs))
+        if plans and plans[0].roster:
+            live = [r.plan for r, c, *_ in booted if c is not None]
+            _await_roster_polls(logs / "roster-requests.log", live, limits.cloud_init)
+            text = roster(plans[0].roster) if roster else plans[0].roster
+            tmp = roster_file.with_suffix(".tmp")
+            tmp.write_text(text)
+            tmp.rename(roster_file)  # whole, never half-written, as an object PUT is
         for report, running, root, upper, node_logs in booted:
             if running is not None:
                 _observe(running, report, root, upper, limits)
             report.imds_requests = _lines(node_logs / "imds-requests.log")
+            report.roster_requests = [
+                line.split(" ", 1)[1]
+                for line in _lines(logs / "roster-requests.log")
+                if line.split(" ", 1)[0] == str(report.plan.address.ip)
+            ]
             report.console_tail = "\n".join(_lines(node_logs / "console.log")[-40:])
         _probe_firewalls(net, booted)
         if while_up is not None:
@@ -174,30 +194,76 @@ def _imds(netns: str, plan: NodePlan, logs: Path, timeout_s: float) -> Iterator[
     """Run the IMDS stand-in inside `netns` for the duration of the block."""
     doc, ready, log = logs / "imds.json", logs / "imds.ready", logs / "imds-requests.log"
     doc.write_text(json.dumps(plan.document))
+    vnics = logs / "imds-vnics.json"
+    vnics.write_text(json.dumps(plan.vnics))
     err = logs / "imds.stderr"
     with err.open("wb") as err_fh:
         proc = subprocess.Popen(
             ["ip", "netns", "exec", netns, sys.executable, "-m", "tests.boot.imds",
-             "--document", str(doc), "--log", str(log), "--ready", str(ready)],
+             "--document", str(doc), "--vnics", str(vnics), "--log", str(log),
+             "--ready", str(ready)],
             cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err_fh,
         )  # fmt: skip
     try:
-        deadline = time.monotonic() + timeout_s
-        while not ready.exists():
-            if proc.poll() is not None or time.monotonic() >= deadline:
-                raise RuntimeError(
-                    f"IMDS stand-in did not start in {netns}: {err.read_text(errors='replace')}"
-                )
-            time.sleep(0.05)
+        _wait_ready(proc, ready, err, timeout_s, f"IMDS stand-in in {netns}")
         yield
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        _stop(proc)
+
+
+@contextmanager
+def _roster_server(
+    switch_netns: str, stack: AnyStack, file: Path, logs: Path, limits: Limits
+) -> Iterator[None]:
+    """The roster's PAR stand-in (tests/boot/roster.py) on the switch, 404 until published."""
+    address = plan_mod.roster_address(stack)
+    network.add_address(switch_netns, address)
+    ready, err = logs / "roster.ready", logs / "roster.stderr"
+    with err.open("wb") as err_fh:
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", switch_netns, sys.executable, "-m", "tests.boot.roster",
+             "--address", str(address.ip), "--port", str(plan_mod.ROSTER_PORT),
+             "--path", plan_mod.roster_object_path(stack), "--file", str(file),
+             "--log", str(logs / "roster-requests.log"), "--ready", str(ready)],
+            cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err_fh,
+        )  # fmt: skip
+    try:
+        _wait_ready(proc, ready, err, limits.imds_start, f"roster stand-in in {switch_netns}")
+        yield
+    finally:
+        _stop(proc)
+
+
+def _await_roster_polls(log: Path, plans: list[NodePlan], timeout_s: float) -> None:
+    """Hold the roster back until every started node has asked for it and been told 404, as
+    Terraform writes it only once the whole pool runs: each node must wait for it."""
+    deadline = time.monotonic() + timeout_s
+    want = {str(p.address.ip) for p in plans}
+    while time.monotonic() < deadline:
+        asked = {line.split(" ", 1)[0] for line in _lines(log) if line.endswith(" 404")}
+        if want <= asked:
+            return
+        time.sleep(0.2)
+
+
+def _wait_ready(
+    proc: subprocess.Popen[bytes], ready: Path, err: Path, timeout_s: float, what: str
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() >= deadline:
+            raise RuntimeError(f"{what} did not start: {err.read_text(errors='replace')}")
+        time.sleep(0.05)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
 
 
 def _lines(path: Path) -> list[str]:

@@ -118,3 +118,9 @@ def remove_stale() -> list[str]:
             )
             removed.append(path.name)
     return removed
+
+
+def add_address(netns: str, address: IPv4Interface) -> None:
+    """Give the switch (`netns`'s bridge) an address on the private subnet, for a stand-in
+    service that nodes reach as they would an OCI endpoint."""
+    _ip("-n", netns, "addr", "add", str(address), "dev", "br0")

@@ -15,8 +15,10 @@ from typing import Any, overload
 
 from infra import node_metadata
 from infra.engines import driver
-from infra.node_plan import plan_nodes
+from infra.node_plan import NodePlan as InfraNodePlan
+from infra.node_plan import plan_nodes, pool_bootstrap_files, pool_cloud_config, pool_user_data_b64
 from infra.render.context import serve_inputs
+from infra.render.pool import ROSTER_UNIT
 from infra.sizing import settings as sizing
 from infra.sizing.settings import EngineSettings
 from infra.specs import AnyStack, StackSpec, TrainingStackSpec
@@ -67,6 +69,27 @@ class NodePlan:
     its engine listens on and, on a head, the port the load balancer's backends target."""
     peers_all_tcp: bool = False
     """One of several nodes of a replica: its peers reach it on any TCP port from the VCN."""
+    instance_id: str = ""
+    roster: str = ""
+    """A cluster network's roster, as Terraform writes it ("" elsewhere): the same on every node."""
+    roster_url: str = ""
+
+    @property
+    def vnics(self) -> list[dict[str, Any]]:
+        """IMDS v2's /opc/v2/vnics/ for this node: its one (primary) VNIC, as OCI documents it
+        ("Getting Instance Metadata")."""
+        net = self.address.network
+        return [
+            {
+                "vnicId": f"ocid1.vnic.oc1.iad.gpuformboot{self.index}",
+                "privateIp": str(self.address.ip),
+                "vlanTag": 0,
+                "macAddr": f"02:00:17:00:{self.index // 256:02x}:{self.index % 256:02x}",
+                "virtualRouterIp": str(net.network_address + 1),
+                "subnetCidrBlock": str(net),
+                "nicIndex": 0,
+            }
+        ]
 
     @property
     def units(self) -> tuple[str, ...]:
@@ -102,12 +125,37 @@ def addresses(stack: AnyStack, count: int) -> list[IPv4Interface]:
     return [IPv4Interface(f"{net.network_address + 10 + i}/{net.prefixlen}") for i in range(count)]
 
 
+def roster_address(stack: AnyStack) -> IPv4Interface:
+    """Where the roster's stand-in listens on the switch: the private subnet's second-last host
+    (the weight bucket's bridge takes the last)."""
+    net = stack.deployment.private_subnet_cidr
+    return IPv4Interface(f"{net.broadcast_address - 2}/{net.prefixlen}")
+
+
+ROSTER_PORT = 8080
+
+
+def roster_object_path(stack: AnyStack) -> str:
+    """The roster's path as a PAR's access_uri spells it."""
+    return f"/p/gpuform-boot-par/n/gpuformboot/b/{stack.name}-roster/o/roster"
+
+
+def _instance_id(stack: AnyStack, index: int) -> str:
+    return f"ocid1.instance.oc1.iad.gpuformboot{stack.name.replace('-', '')}{index}"
+
+
 def plan_stack(stack: AnyStack, weights_url: str = "") -> list[NodePlan]:
-    """One plan per node of `stack`, the head first; `weights_url` stands in for a PAR's."""
+    """One plan per node of `stack`, the head first; `weights_url` stands in for a PAR's.
+
+    On a cluster network every node gets the same user_data and metadata, as an instance
+    configuration gives them, and finds its index in the roster the harness serves.
+    """
     booted, note = booted_stack(stack)
     settings = sizing.resolve(booted)
     nodes = plan_nodes(booted, settings)
     addrs = addresses(booted, len(nodes))
+    if nodes[0].placement == "cluster_network":
+        return _pool_plans(booted, settings, nodes, addrs, weights_url, note)
     plans = []
     for node in nodes:
         values = node_metadata.ApplyTimeValues(
@@ -121,9 +169,7 @@ def plan_stack(stack: AnyStack, weights_url: str = "") -> list[NodePlan]:
             weights_url=weights_url,
         )
         metadata = dict(node.metadata(values))
-        instance_id = (
-            f"ocid1.instance.oc1.iad.gpuformboot{booted.name.replace('-', '')}{node.index}"
-        )
+        instance_id = _instance_id(booted, node.index)
         plans.append(
             NodePlan(
                 stack=booted.name,
@@ -143,9 +189,68 @@ def plan_stack(stack: AnyStack, weights_url: str = "") -> list[NodePlan]:
                 vcn_cidr=str(booted.deployment.vcn_cidr),
                 served_ports=_served_ports(booted, settings, node.index, node.serves_http),
                 peers_all_tcp=settings.topology.nodes_per_replica > 1,
+                instance_id=instance_id,
             )
         )
     return plans
+
+
+def _pool_plans(
+    stack: AnyStack,
+    settings: EngineSettings,
+    nodes: tuple[InfraNodePlan, ...],
+    addrs: list[IPv4Interface],
+    weights_url: str,
+    note: str,
+) -> list[NodePlan]:
+    url = f"http://{roster_address(stack).ip}:{ROSTER_PORT}{roster_object_path(stack)}"
+    b64 = pool_user_data_b64(nodes)
+    values = node_metadata.ApplyTimeValues(
+        ssh_authorized_keys=FAKE_SSH_KEY,
+        api_key_secret_id=(
+            FAKE_SECRET_ID if isinstance(stack, StackSpec) and stack.uses_api_key else ""
+        ),
+        head_ip="",
+        weights_url=weights_url,
+        roster_url=url,
+    )
+    metadata = dict(
+        node_metadata.pool_metadata(
+            stack=stack.name, node_count=len(nodes), user_data_b64=b64, values=values
+        )
+    )
+    ids = [_instance_id(stack, n.index) for n in nodes]
+    roster = "".join(f"{n.index} {ids[n.index]} {addrs[n.index].ip}\n" for n in nodes)
+    shared = pool_bootstrap_files(nodes)
+    bootstrap = {p: c for p, c in shared.items() if "/pool/" not in p}
+    cloud_config = pool_cloud_config(nodes)
+    # An instance pool names its instances; gpuform cannot give them hostname labels.
+    hostnames = [f"inst-{i:05d}-{stack.name}" for i in range(len(nodes))]
+    return [
+        NodePlan(
+            stack=stack.name,
+            index=n.index,
+            count=n.count,
+            head=n.head,
+            hostname=hostnames[n.index],
+            address=addrs[n.index],
+            role_name=n.role,
+            user_data=base64.b64decode(b64),
+            cloud_config=cloud_config,
+            meta_data=f"instance-id: {ids[n.index]}\nlocal-hostname: {hostnames[n.index]}\n",
+            document=_document(stack, n.index, ids[n.index], hostnames[n.index], metadata),
+            files={**bootstrap, **n.files},
+            steps=(ROSTER_UNIT, *n.steps),
+            os_note=note,
+            vcn_cidr=str(stack.deployment.vcn_cidr),
+            served_ports=_served_ports(stack, settings, n.index, n.serves_http),
+            peers_all_tcp=settings.topology.nodes_per_replica > 1,
+            instance_id=ids[n.index],
+            roster=roster,
+            roster_url=url,
+        )
+        for n in nodes
+    ]
 
 
 def _served_ports(
