@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from .resources import Args, DataSource, Resource
 
@@ -35,6 +36,16 @@ class Filter(Args):
     name: str
     values: Sequence[str]
     regex: bool | None = None
+
+
+@dataclass(frozen=True)
+class Timeouts(Args):
+    """How long Terraform waits on an operation ("30m", "2h"); the provider's own defaults
+    apply where None. Every OCI resource's schema carries this block."""
+
+    create: str | None = None
+    update: str | None = None
+    delete: str | None = None
 
 
 # --- networking ---------------------------------------------------------------------------
@@ -389,6 +400,159 @@ class CoreComputeCluster(Resource[CoreComputeClusterArgs]):
     tf_type = "oci_core_compute_cluster"
 
 
+class NodeInstance(Protocol):
+    """A GPU node as Terraform references it: a managed instance, or one a data source reads
+    (a cluster network's pool launches its own)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def private_ip(self) -> str: ...
+
+
+# --- cluster networks: one instance pool on one RDMA network block -------------------------
+
+
+@dataclass(frozen=True)
+class InstanceConfigurationVnicDetails(Args):
+    """The primary VNIC of each pool instance. No hostname_label: the pool launches every
+    instance from this one block, so it cannot give each its own."""
+
+    subnet_id: str
+    assign_public_ip: bool | None = None
+    nsg_ids: Sequence[str] | None = None
+
+
+@dataclass(frozen=True)
+class InstanceConfigurationSourceDetails(Args):
+    image_id: str
+    source_type: str = "image"
+    boot_volume_size_in_gbs: str | None = None
+    boot_volume_vpus_per_gb: str | None = None
+
+
+@dataclass(frozen=True)
+class InstanceConfigurationLaunchDetails(Args):
+    """What CoreInstanceArgs says for one instance, said once for every instance of a pool."""
+
+    availability_domain: str
+    compartment_id: str
+    shape: str
+    create_vnic_details: InstanceConfigurationVnicDetails
+    source_details: InstanceConfigurationSourceDetails
+    metadata: Mapping[str, str]
+    display_name: str | None = None
+    fault_domain: str | None = None
+    agent_config: AgentConfig | None = None
+    instance_options: InstanceOptions | None = IMDS_V2_ONLY
+    is_pv_encryption_in_transit_enabled: bool | None = None
+    """As on CoreInstanceArgs: launch_details' own argument, not the deprecated
+    launch_options one (oracle/terraform-provider-oci
+    website/docs/r/core_instance_configuration.html.markdown)."""
+    freeform_tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InstanceConfigurationDetails(Args):
+    launch_details: InstanceConfigurationLaunchDetails
+    instance_type: str = "compute"
+
+
+@dataclass(frozen=True)
+class CoreInstanceConfigurationArgs(Args):
+    compartment_id: str
+    instance_details: InstanceConfigurationDetails
+    # NONE: the settings below, not a copy of an existing instance.
+    source: str = "NONE"
+    display_name: str | None = None
+    freeform_tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class CoreInstanceConfiguration(Resource[CoreInstanceConfigurationArgs]):
+    """The template a pool launches its instances from (oracle/terraform-provider-oci
+    website/docs/r/core_instance_configuration.html.markdown); none of its instance_details
+    is updatable, so any change replaces it."""
+
+    tf_type = "oci_core_instance_configuration"
+
+
+#: A platform image newer than the one a pool launched from would replace the configuration,
+#: the same drift IGNORE_IMAGE_DRIFT keeps off single instances (infra/constructs/images.py).
+IGNORE_CONFIGURATION_IMAGE_DRIFT = (
+    "instance_details[0].launch_details[0].source_details[0].image_id",
+)
+
+
+@dataclass(frozen=True)
+class ClusterNetworkInstancePool(Args):
+    instance_configuration_id: str
+    size: int
+    display_name: str | None = None
+    freeform_tags: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class ClusterNetworkPlacement(Args):
+    availability_domain: str
+    primary_subnet_id: str
+
+
+@dataclass(frozen=True)
+class CoreClusterNetworkArgs(Args):
+    compartment_id: str
+    instance_pools: Sequence[ClusterNetworkInstancePool]
+    placement_configuration: ClusterNetworkPlacement
+    display_name: str | None = None
+    freeform_tags: Mapping[str, str] = field(default_factory=dict)
+    timeouts: Timeouts | None = None
+
+
+class CoreClusterNetwork(Resource[CoreClusterNetworkArgs]):
+    """An instance pool whose instances share one RDMA network block (oracle/terraform-provider-oci
+    website/docs/r/core_cluster_network.html.markdown); one pool per cluster network."""
+
+    tf_type = "oci_core_cluster_network"
+
+
+@dataclass(frozen=True)
+class CoreClusterNetworkInstancesArgs(Args):
+    cluster_network_id: str
+    compartment_id: str
+
+
+class CoreClusterNetworkInstances(DataSource[CoreClusterNetworkInstancesArgs]):
+    """The instances a cluster network's pool launched (oracle/terraform-provider-oci
+    website/docs/d/core_cluster_network_instances.html.markdown), in no promised order."""
+
+    tf_type = "oci_core_cluster_network_instances"
+
+    def sorted_id(self, index: int) -> str:
+        """The OCID at `index` of the instances sorted lexically: an order every read of the
+        same instances gives again, whatever order OCI lists them in."""
+        return f"${{element(sort({self.fqn}.instances[*].id), {index})}}"
+
+
+@dataclass(frozen=True)
+class CoreInstanceLookupArgs(Args):
+    instance_id: str
+
+
+class CoreInstanceLookup(DataSource[CoreInstanceLookupArgs]):
+    """One instance by OCID (oracle/terraform-provider-oci
+    website/docs/d/core_instance.html.markdown): how a pool instance's private IP is read."""
+
+    tf_type = "oci_core_instance"
+
+    @property
+    def id(self) -> str:
+        return self.attr("id")
+
+    @property
+    def private_ip(self) -> str:
+        return self.attr("private_ip")
+
+
 # --- network load balancer ----------------------------------------------------------------
 
 
@@ -622,6 +786,8 @@ class ObjectStoragePreauthRequestArgs(Args):
     namespace: str
     time_expires: str
     bucket_listing_action: str | None = None
+    object_name: str | None = None
+    """One object (or a prefix) rather than the bucket; `object` is its deprecated spelling."""
 
 
 class ObjectStoragePreauthRequest(Resource[ObjectStoragePreauthRequestArgs]):
@@ -635,6 +801,22 @@ class ObjectStoragePreauthRequest(Resource[ObjectStoragePreauthRequestArgs]):
     @property
     def access_uri(self) -> str:
         return self.attr("access_uri")
+
+
+@dataclass(frozen=True)
+class ObjectStorageObjectArgs(Args):
+    bucket: str
+    namespace: str
+    object: str
+    content: str
+    content_type: str | None = None
+
+
+class ObjectStorageObject(Resource[ObjectStorageObjectArgs]):
+    """One object whose content Terraform writes (oracle/terraform-provider-oci
+    website/docs/r/objectstorage_object.html.markdown); a new content replaces it."""
+
+    tf_type = "oci_objectstorage_object"
 
 
 @dataclass(frozen=True)

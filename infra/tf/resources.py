@@ -53,6 +53,7 @@ class Resource(Generic[A]):
         depends_on: Sequence[Resource[Any]] = (),
         ignore_changes: Sequence[str] = (),
         provider: GenericProvider | None = None,
+        create_before_destroy: bool = False,
     ) -> None:
         self.args = args
         self._tf = GenericResource(scope, id, self.tf_type, args.to_tf())
@@ -61,8 +62,14 @@ class Resource(Generic[A]):
             self._tf.add_override("provider", provider.reference)
         if depends_on:
             self._tf.add_override("depends_on", [d.fqn for d in depends_on])
+        lifecycle: dict[str, Any] = {}
         if ignore_changes:
-            self._tf.add_override("lifecycle", {"ignore_changes": list(ignore_changes)})
+            lifecycle["ignore_changes"] = list(ignore_changes)
+        if create_before_destroy:
+            # For what another resource must keep using while its replacement comes up.
+            lifecycle["create_before_destroy"] = True
+        if lifecycle:
+            self._tf.add_override("lifecycle", lifecycle)
 
     def attr(self, name: str) -> str:
         """A reference to an attribute, resolved by Terraform at apply time."""
@@ -89,6 +96,7 @@ class DataSource(Generic[A]):
         args: A,
         depends_on: Sequence[Resource[Any]] = (),
         provider: GenericProvider | None = None,
+        postconditions: Sequence[Condition] = (),
     ) -> None:
         self.args = args
         self._tf = GenericDataSource(scope, id, self.tf_type, args.to_tf())
@@ -97,6 +105,26 @@ class DataSource(Generic[A]):
         if depends_on:
             # Read only once these exist (Terraform then reads it during apply, not plan).
             self._tf.add_override("depends_on", [d.fqn for d in depends_on])
+        if postconditions:
+            self._tf.add_override(
+                "lifecycle", {"postcondition": [c.to_tf() for c in postconditions]}
+            )
 
     def attr(self, name: str) -> str:
         return str(self._tf.get_string_attribute(name))
+
+    @property
+    def fqn(self) -> str:
+        """`data.TYPE.NAME`, for expressions over its attributes."""
+        return str(self._tf.fqn)
+
+
+@dataclass(frozen=True)
+class Condition(Args):
+    """A lifecycle pre- or postcondition: Terraform stops with `error_message` when
+    `condition` is false. In Terraform JSON the condition is a template, so it is written
+    "${...}" (a bare string is a constant, which Terraform rejects); `self` is the object
+    checked."""
+
+    condition: str
+    error_message: str
