@@ -107,11 +107,13 @@ class GpuCluster(Construct):
                 weights_url=self.weights.par_url if self.weights else "",
                 block_volumes=bool(weights and weights.volume),
                 image_id=props.node_image_id,
+                region=dep.region,
             ),
         )
         if self.weights:
             self.weights.attach(self.nodes.instances, ad, spec.nodes.shape_info.bare_metal)
-        # After the nodes: the dynamic group admits exactly their OCIDs.
+        # After the nodes: the dynamic group admits exactly their OCIDs (in a cluster network,
+        # as read back once the pool has launched them).
         self.access = (
             InstanceAccess(
                 self,

@@ -1,7 +1,10 @@
-"""NodeGroup: identical GPU instances, each booting its own rendered cloud-config."""
+"""NodeGroup: identical GPU instances, launched one by one (each booting its own rendered
+cloud-config) or as one cluster network's pool (sharing one, with a roster: cluster_network.py).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .. import node_metadata
@@ -10,6 +13,7 @@ from ..placement import Placement
 from ..specs import NodeGroup as NodeGroupSpec
 from ..tf import oci
 from ..tf.cdk import Construct
+from .cluster_network import ClusterNetwork, ClusterNetworkProps
 from .images import IGNORE_IMAGE_DRIFT, platform_image_id
 
 ENABLED, DISABLED = "ENABLED", "DISABLED"
@@ -37,18 +41,36 @@ class NodeGroupProps:
     """Weight volumes attach to these nodes: the agent's Block Volume Management plugin runs."""
     image_id: str | None = None
     """A custom image's OCID from a Terraform variable (nodes.image.custom without an OCID)."""
+    region: str = ""
+    """The stack's region: a cluster network's roster URL names it."""
 
 
 class NodeGroup(Construct):
-    """One instance per planned node, of one GPU shape, in the private subnet."""
+    """One node per planned node, of one GPU shape, in the private subnet."""
 
     def __init__(self, scope: Construct, id: str, props: NodeGroupProps) -> None:
         super().__init__(scope, id)
         nodes = props.nodes
-        shape = nodes.shape_info
         image_id = props.image_id or platform_image_id(
-            self, "image", props.compartment_id, shape.name, nodes.image, gpu=True
+            self, "image", props.compartment_id, nodes.shape_info.name, nodes.image, gpu=True
         )
+        self.cluster: oci.CoreComputeCluster | None = None
+        """The compute cluster every node joins, so they share one RDMA network block."""
+        self.pool: ClusterNetwork | None = None
+        """The cluster network whose pool launches every node, on one RDMA network block."""
+        self.instances: Sequence[oci.NodeInstance]
+        """The nodes in plan order: index i is the plan's node i (in a pool, by the roster)."""
+        if props.placement == "cluster_network":
+            self.pool = ClusterNetwork(self, "pool", _pool_props(props, image_id))
+            self.instances = self.pool.instances
+        else:
+            self.instances = self._one_by_one(props, image_id)
+        self.heads = [self.instances[n.index] for n in props.plan if n.role == "head"]
+        """One per replica: the nodes that serve the API."""
+
+    def _one_by_one(self, props: NodeGroupProps, image_id: str) -> list[oci.CoreInstance]:
+        nodes = props.nodes
+        shape = nodes.shape_info
         self.cluster = (
             oci.CoreComputeCluster(
                 self,
@@ -62,22 +84,12 @@ class NodeGroup(Construct):
             if props.placement == "compute_cluster"
             else None
         )
-        """The compute cluster every node joins, so they share one RDMA network block."""
-        self.instances: list[oci.CoreInstance] = []
+        instances: list[oci.CoreInstance] = []
         for node in props.plan:
             # Workers learn their replica head's address at apply time; a head gets "".
-            head_ip = "" if node.role == "head" else self.instances[node.head].private_ip
-            metadata = node.metadata(
-                node_metadata.ApplyTimeValues(
-                    ssh_authorized_keys=props.ssh_authorized_keys,
-                    api_key_secret_id=props.api_key_secret_id,
-                    head_ip=head_ip,
-                    shared_fs_ip=props.shared_fs_ip,
-                    weights_namespace=props.weights_namespace,
-                    weights_url=props.weights_url,
-                )
-            )
-            self.instances.append(
+            head_ip = "" if node.role == "head" else instances[node.head].private_ip
+            metadata = node.metadata(_values(props, head_ip=head_ip))
+            instances.append(
                 oci.CoreInstance(
                     self,
                     f"node_{node.index}",
@@ -117,9 +129,38 @@ class NodeGroup(Construct):
                     ignore_changes=() if nodes.image.is_custom else IGNORE_IMAGE_DRIFT,
                 )
             )
+        return instances
 
-        self.heads = [self.instances[n.index] for n in props.plan if n.role == "head"]
-        """One per replica: the nodes that serve the API."""
+
+def _values(props: NodeGroupProps, head_ip: str = "") -> node_metadata.ApplyTimeValues:
+    return node_metadata.ApplyTimeValues(
+        ssh_authorized_keys=props.ssh_authorized_keys,
+        api_key_secret_id=props.api_key_secret_id,
+        head_ip=head_ip,
+        shared_fs_ip=props.shared_fs_ip,
+        weights_namespace=props.weights_namespace,
+        weights_url=props.weights_url,
+    )
+
+
+def _pool_props(props: NodeGroupProps, image_id: str) -> ClusterNetworkProps:
+    if not props.region:
+        raise ValueError("a cluster network's roster URL needs the stack's region")
+    return ClusterNetworkProps(
+        nodes=props.nodes,
+        plan=props.plan,
+        compartment_id=props.compartment_id,
+        availability_domain=props.availability_domain,
+        region=props.region,
+        subnet_id=props.subnet_id,
+        nsg_id=props.nsg_id,
+        image_id=image_id,
+        ignore_image_drift=not props.nodes.image.is_custom,
+        # A pool is always RDMA: the same plugins as compute-cluster nodes.
+        agent_config=_agent_config(props.nodes.shape_info.vendor, True, props.block_volumes),
+        # Every node's head IP stays "" here: a node finds its head in the roster.
+        values=_values(props),
+    )
 
 
 def _agent_config(vendor: str, rdma: bool, block_volumes: bool = False) -> oci.AgentConfig:

@@ -75,7 +75,7 @@ class WeightCache(Construct):
         self.attachments: list[oci.CoreVolumeAttachment] = []
 
     def attach(
-        self, instances: Sequence[oci.CoreInstance], availability_domain: str, bare_metal: bool
+        self, instances: Sequence[oci.NodeInstance], availability_domain: str, bare_metal: bool
     ) -> None:
         """Block volume(s) for `instances`: one shared read-only, or one clone each."""
         vol = self._props.spec.volume
