@@ -29,11 +29,29 @@ def _resources(doc: dict[str, Any], tf_type: str) -> dict[str, dict[str, Any]]:
 
 
 def _gpu_nodes(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """GPU nodes launched one by one (compute cluster or none), as instance resources."""
     return [
         r
         for r in _resources(doc, "oci_core_instance").values()
         if r["freeform_tags"].get("gpuform-role") in ("head", "worker")
     ]
+
+
+def _pools(doc: dict[str, Any]) -> list[tuple[dict[str, Any], int]]:
+    """(launch_details, pool size) of each cluster network: GPU nodes a pool launches."""
+    configs = _resources(doc, "oci_core_instance_configuration")
+    pools = []
+    for network in _resources(doc, "oci_core_cluster_network").values():
+        for pool in network["instance_pools"]:
+            ref = pool["instance_configuration_id"]
+            name = ref.removeprefix("${oci_core_instance_configuration.").removesuffix(".id}")
+            pools.append((configs[name]["instance_details"]["launch_details"], pool["size"]))
+    return pools
+
+
+def _gpu_metadata(doc: dict[str, Any]) -> list[dict[str, str]]:
+    """The metadata every GPU node boots with: each instance's own, or its pool's shared one."""
+    return [n["metadata"] for n in _gpu_nodes(doc)] + [p["metadata"] for p, _ in _pools(doc)]
 
 
 def test_every_example_passes_the_provider_schema(synthesized: dict[str, dict[str, Any]]) -> None:
@@ -46,11 +64,14 @@ def test_shapes_and_counts_match_the_specs(
     examples: dict[str, StackSpec], synthesized: dict[str, dict[str, Any]]
 ) -> None:
     for name, spec in examples.items():
-        nodes = _gpu_nodes(synthesized[name])
-        assert len(nodes) == spec.nodes.count, name
-        assert {n["shape"] for n in nodes} == {spec.nodes.shape}, name
-        # GPU nodes never get a public IP; the bastion is the only way in.
+        nodes, pools = _gpu_nodes(synthesized[name]), _pools(synthesized[name])
+        assert len(nodes) + sum(size for _, size in pools) == spec.nodes.count, name
+        shapes = {n["shape"] for n in nodes} | {p["shape"] for p, _ in pools}
+        assert shapes == {spec.nodes.shape}, name
+        # GPU nodes never get a public IP; the bastion is the only way in. (An instance's
+        # assign_public_ip is a string, an instance configuration's a bool.)
         assert all(n["create_vnic_details"]["assign_public_ip"] == "false" for n in nodes)
+        assert all(p["create_vnic_details"]["assign_public_ip"] is False for p, _ in pools)
 
 
 def test_no_ssh_or_all_traffic_from_the_internet(synthesized: dict[str, dict[str, Any]]) -> None:
@@ -110,6 +131,16 @@ def test_user_data_is_gzip_cloud_config_of_that_node(
             size = sum(len(k) + len(v) for k, v in node["metadata"].items() if "${" not in v)
             # 4,000 bytes stay free below the synth refusal (the weight pull ships ~8 KB).
             assert size < MAX_USER_DATA_B64 - 4_000, (name, size)
+        for launch, size in _pools(doc):
+            # One file for every node of the pool; each finds its index in the roster.
+            text = gzip.decompress(base64.b64decode(launch["metadata"]["user_data"])).decode()
+            assert text.startswith(f"#cloud-config\n# gpuform: stack {name}, "), name
+            assert launch["metadata"]["gpuform_node_count"] == str(size), name
+            assert yaml.safe_load(text)["write_files"], name
+            metadata_size = sum(
+                len(k) + len(v) for k, v in launch["metadata"].items() if "${" not in v
+            )
+            assert metadata_size <= MAX_USER_DATA_B64, (name, metadata_size)
 
 
 def test_no_ocids_or_secrets_are_hard_coded(synthesized: dict[str, dict[str, Any]]) -> None:
@@ -117,8 +148,8 @@ def test_no_ocids_or_secrets_are_hard_coded(synthesized: dict[str, dict[str, Any
         text = str(doc)
         assert not re.search(r"ocid1\.(tenancy|compartment|vaultsecret)\.", text), name
         assert {"tenancy_ocid", "compartment_ocid"} <= set(doc["variable"]), name
-        for node in _gpu_nodes(doc):
-            secret = node["metadata"]["gpuform_api_key_secret_id"]
+        for metadata in _gpu_metadata(doc):
+            secret = metadata["gpuform_api_key_secret_id"]
             assert secret in ("${var.api_key_secret_ocid}", ""), name
             assert (secret != "") == ("api_key_secret_ocid" in doc["variable"]), name
 
@@ -137,14 +168,18 @@ def test_outputs_a_user_needs(synthesized: dict[str, dict[str, Any]]) -> None:
 
 def test_gpu_image_is_looked_up_for_the_shape(synthesized: dict[str, dict[str, Any]]) -> None:
     for name, doc in synthesized.items():
-        node = _gpu_nodes(doc)[0]
-        if node["source_details"]["source_id"] == "${var.node_image_ocid}":
+        launches = [(n["shape"], n["source_details"]["source_id"]) for n in _gpu_nodes(doc)] + [
+            (p["shape"], p["source_details"]["image_id"]) for p, _ in _pools(doc)
+        ]
+        shape, image = launches[0]
+        if image == "${var.node_image_ocid}":
             continue  # a custom image (ROCm): no platform image carries its driver
         lookups = doc["data"]["oci_core_images"]
         gpu_lookup = next(v for k, v in lookups.items() if k.startswith("cluster_nodes_image"))
-        assert gpu_lookup["shape"] == node["shape"], name
+        assert image == "${data.oci_core_images.cluster_nodes_image.images[0].id}", name
+        assert gpu_lookup["shape"] == shape, name
         assert gpu_lookup["filter"][0]["values"] == [".*GPU.*"]
-        assert get_shape(node["shape"]).gpus >= 1
+        assert get_shape(shape).gpus >= 1
 
 
 def test_private_subnet_routes_through_nat_and_service_gateway(
