@@ -301,6 +301,22 @@ def test_render_prints_what_the_node_boots_with(synthesized: dict[str, dict[str,
     assert "has 1 node(s); use 0 to 0" in too_far.stderr
 
 
+def test_render_and_nodes_show_a_cluster_networks_one_shared_user_data(
+    synthesized: dict[str, dict[str, Any]],
+) -> None:
+    (config,) = synthesized["deepseek-r1-rl"]["resource"][
+        "oci_core_instance_configuration"
+    ].values()
+    metadata = config["instance_details"]["launch_details"]["metadata"]
+    shipped = gzip.decompress(base64.b64decode(metadata["user_data"])).decode()
+    for node in ("0", "9"):
+        result = run_cli(["render", "deepseek-r1-rl", "--node", node])
+        assert result.code == 0, result.stderr
+        assert result.stdout == shipped
+    table = run_cli(["nodes", "deepseek-r1-rl"])
+    assert table.stdout.count(f"{len(metadata['user_data']):,} B shared") == 16
+
+
 def test_unknown_stack_name_is_one_line() -> None:
     result = run_cli(["synth", "no-such-stack", "--out", "/nonexistent/x"])
     assert result.code == 2

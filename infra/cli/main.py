@@ -82,12 +82,15 @@ def nodes(
     as_json: JsonFlag = False,
 ) -> None:
     """Print the node plan: each node's role, replica, head, hostname, metadata keys and steps."""
-    from ..node_plan import plan_nodes
+    from ..node_plan import plan_nodes, pool_user_data_b64
     from ..stacks import select
     from ..synth import settings_for
 
     spec = next(iter(select([name], stacks_dir).values()))
     plan = plan_nodes(spec, settings_for(spec))
+    # A cluster network's nodes all boot one user_data; each compute-cluster node its own.
+    pooled = plan[0].placement == "cluster_network"
+    shared = f"{len(pool_user_data_b64(plan)):,} B shared" if pooled else ""
     if as_json:
         typer.echo(json.dumps([n.as_dict() for n in plan], indent=2))
         return
@@ -102,7 +105,7 @@ def nodes(
             str(n.replica),
             str(n.head),
             n.ray_role or "-",
-            f"{len(n.user_data_b64):,} B",
+            shared or f"{len(n.user_data_b64):,} B",
             " ".join(u.removeprefix("gpuform-").removesuffix(".service") for u in n.steps),
         )
     out.print(table)
@@ -133,9 +136,10 @@ def render(
     node: Annotated[int, typer.Option("--node", help="Node index, 0 is the head.", min=0)] = 0,
     stacks_dir: StacksDir = Path("stacks"),
 ) -> None:
-    """Print the cloud-config node N boots with (its user_data, unzipped)."""
+    """Print the cloud-config node N boots with (its user_data, unzipped); on a cluster network
+    every node boots the same one and installs its own files from it."""
     from ..errors import UserError
-    from ..node_plan import plan_nodes
+    from ..node_plan import plan_nodes, pool_cloud_config
     from ..stacks import select
     from ..synth import settings_for
 
@@ -146,7 +150,8 @@ def render(
             f"--node = {node}: stack {spec.name!r} has {len(plan)} node(s); "
             f"use 0 to {len(plan) - 1}"
         )
-    typer.echo(plan[node].cloud_config, nl=False)
+    pooled = plan[0].placement == "cluster_network"
+    typer.echo(pool_cloud_config(plan) if pooled else plan[node].cloud_config, nl=False)
 
 
 def _shown(path: Path) -> str:
