@@ -7,7 +7,9 @@ a mount point, fstab and mdadm.conf under the test's tmp_path. Everything a test
 (mounts, md arrays, loop devices) is torn down also when it fails.
 
 Only a kernel that cannot do it skips: no loop devices, no md driver or raid0 personality, no
-XFS, each detected (after modprobe, where there is one) and named in the skip reason.
+XFS, each detected (after modprobe, where there is one) and named in the skip reason. Where the
+host kernel has no md (a Firecracker VM's), the RAID tests run inside User-mode Linux instead
+(tests/uml.py; docs/testing-localdisk.md), where they must pass, not skip.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import os
 import shutil
 import struct
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +30,7 @@ import pytest
 from infra.node_plan import plan_nodes
 from infra.sizing.settings import resolve
 from infra.specs import Deployment, Engine, Model, NodeGroup, StackSpec
+from tests import uml
 
 pytestmark = pytest.mark.slow
 
@@ -200,10 +203,18 @@ class Lab:
                 _run("losetup", "--detach", loop)
 
 
+def _skip_unless_uml_could_not(why: str) -> None:
+    # Inside User-mode Linux the guest exists to run these: a skip there would pass the outer
+    # test with nothing tested, so it fails instead.
+    if os.environ.get(uml.IN_UML):
+        pytest.fail(f"inside User-mode Linux: {why}")
+    pytest.skip(why)
+
+
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[Lab]:
     if why := _cannot_loop():
-        pytest.skip(why)
+        _skip_unless_uml_could_not(why)
     missing = [t for t in TOOLS if not shutil.which(t)]
     if missing:
         pytest.fail(f"missing {', '.join(missing)}: install them with tools/ensure-debian-tools.sh")
@@ -219,7 +230,9 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
 @pytest.fixture
 def raid_lab(lab: Lab) -> Lab:
     if why := _cannot_raid():
-        pytest.skip(why)
+        if not os.environ.get(uml.IN_UML) and not uml.cannot_run():
+            why += "; test_raid_tests_in_user_mode_linux runs this test in User-mode Linux instead"
+        _skip_unless_uml_could_not(why)
     return lab
 
 
@@ -296,3 +309,23 @@ def test_stripes_the_unused_drives_and_leaves_a_foreign_one_alone(raid_lab: Lab)
     assert "MD_DEVICES=3" in detail, detail
     assert _digest(ext4) == before
     assert _holders(ext4) == []
+
+
+RAID_TESTS = (
+    test_builds_a_raid0_with_xfs_and_a_rerun_changes_nothing,
+    test_stripes_the_unused_drives_and_leaves_a_foreign_one_alone,
+)
+
+
+@pytest.mark.parametrize("test", RAID_TESTS, ids=lambda t: t.__name__)
+def test_raid_tests_in_user_mode_linux(test: Callable[[Lab], None]) -> None:
+    """The RAID tests above, run in a User-mode Linux guest where the host kernel has no md."""
+    if os.environ.get(uml.IN_UML):
+        pytest.skip("already inside User-mode Linux")
+    if not (host := _cannot_raid()):
+        pytest.skip("the host kernel builds md RAID-0 with XFS itself: the tests above ran on it")
+    try:
+        run = uml.run_pytest([f"{Path(__file__).relative_to(uml.REPO)}::{test.__name__}"])
+    except uml.UmlUnavailable as e:
+        pytest.skip(f"{host}; and {e}")
+    assert run.returncode == 0 and "1 passed" in run.output, run.report()

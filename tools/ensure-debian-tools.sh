@@ -9,6 +9,9 @@ command -v shellcheck >/dev/null || need+=(shellcheck)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v mdadm >/dev/null || need+=(mdadm)
 command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
+# A kernel as a process, with md and raid0: localdisk.sh's RAID tests run in it where the host
+# kernel has no md (tests/uml.py).
+command -v linux.uml >/dev/null || need+=(user-mode-linux)
 command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 command -v systemd-nspawn >/dev/null || need+=(systemd-container)
