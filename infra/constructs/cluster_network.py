@@ -18,6 +18,7 @@ from .. import node_metadata, node_plan
 from ..node_plan import NodePlan
 from ..specs import NodeGroup as NodeGroupSpec
 from ..tf import oci
+from ..tf.builtin import TerraformData, TerraformDataArgs
 from ..tf.cdk import Construct
 from ..tf.resources import Condition
 from .roster import Roster, RosterProps
@@ -114,7 +115,33 @@ class ClusterNetwork(Construct):
             for i in range(count)
         ]
         """The pool's instances in roster order: index i is the node that reads index i."""
-        self.roster.write(self.instances)
+        self.roster.write(self.instances, guards=[self._same_members(members)])
+
+    def _same_members(self, members: oci.CoreClusterNetworkInstances) -> Condition:
+        """Refuse a roster over instances other than those the nodes took their indices from.
+
+        A node reads the roster once, at first boot. Once OCI replaces an instance, the new
+        OCID sorts anywhere, and a new roster would move indices under running nodes (two
+        heads, say). The first members are kept in state (input ignored after create, renewed
+        only with the cluster network itself), and the roster is written only over them.
+        """
+        current = f"sort({members.fqn}.instances[*].id)"
+        first = TerraformData(
+            self,
+            "first_members",
+            TerraformDataArgs(input=f"${{{current}}}"),
+            ignore_changes=("input",),
+            replace_triggered_by=(f"{self.network.address}.id",),
+        )
+        return Condition(
+            condition=f'${{join(",", {current}) == join(",", {first.output})}}',
+            error_message=(
+                "The cluster network's instances are no longer the ones its nodes took their "
+                "indices from at first boot (OCI replaced one), and a new roster would move "
+                "indices under running nodes. Replace the cluster network as a whole: "
+                f"terraform apply -replace={self.network.address}"
+            ),
+        )
 
     def _configuration(self, props: ClusterNetworkProps) -> oci.CoreInstanceConfiguration:
         stack, shape = props.plan[0].stack, props.nodes.shape_info

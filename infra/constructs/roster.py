@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ..tf import oci
 from ..tf.cdk import Construct
+from ..tf.resources import Condition
 
 ROSTER_OBJECT = "roster"
 """The roster's object name in its bucket, and the one object its PAR can read."""
@@ -74,8 +75,11 @@ class Roster(Construct):
         """The roster's read-only URL, as the nodes' metadata carries it."""
         self.object: oci.ObjectStorageObject | None = None
 
-    def write(self, instances: Sequence[oci.NodeInstance]) -> oci.ObjectStorageObject:
-        """The roster object: line i names `instances[i]`, the node that is index i."""
+    def write(
+        self, instances: Sequence[oci.NodeInstance], guards: Sequence[Condition] = ()
+    ) -> oci.ObjectStorageObject:
+        """The roster object: line i names `instances[i]`, the node that is index i; Terraform
+        writes none while a guard is false."""
         self.object = oci.ObjectStorageObject(
             self,
             "object",
@@ -86,6 +90,7 @@ class Roster(Construct):
                 content=roster_content(instances),
                 content_type="text/plain",
             ),
+            preconditions=guards,
         )
         return self.object
 

@@ -54,6 +54,8 @@ class Resource(Generic[A]):
         ignore_changes: Sequence[str] = (),
         provider: GenericProvider | None = None,
         create_before_destroy: bool = False,
+        preconditions: Sequence[Condition] = (),
+        replace_triggered_by: Sequence[str] = (),
     ) -> None:
         self.args = args
         self._tf = GenericResource(scope, id, self.tf_type, args.to_tf())
@@ -68,6 +70,11 @@ class Resource(Generic[A]):
         if create_before_destroy:
             # For what another resource must keep using while its replacement comes up.
             lifecycle["create_before_destroy"] = True
+        if preconditions:
+            lifecycle["precondition"] = [c.to_tf() for c in preconditions]
+        if replace_triggered_by:
+            # References (`TYPE.NAME.attr`), not templates: Terraform reads them as addresses.
+            lifecycle["replace_triggered_by"] = list(replace_triggered_by)
         if lifecycle:
             self._tf.add_override("lifecycle", lifecycle)
 
@@ -82,6 +89,12 @@ class Resource(Generic[A]):
     @property
     def fqn(self) -> str:
         return str(self._tf.fqn)
+
+    @property
+    def address(self) -> str:
+        """`TYPE.NAME` as plain text, for where Terraform wants an address and not a template
+        (`replace_triggered_by`, `terraform apply -replace=` in a message)."""
+        return f"{self.tf_type}.{self._tf.friendly_unique_id}"
 
 
 class DataSource(Generic[A]):

@@ -69,14 +69,26 @@ def _parse_block(raw: Mapping[str, Any]) -> BlockSchema:
     )
 
 
+#: Terraform's built-in provider (terraform.io/builtin/terraform), which needs no download:
+#: `terraform_data` takes `input` and `triggers_replace` (developer.hashicorp.com/terraform/
+#: language/resources/terraform-data).
+BUILTIN_RESOURCES: Mapping[str, BlockSchema] = {
+    "terraform_data": BlockSchema(arguments={"input": False, "triggers_replace": False}, blocks={})
+}
+
+
 @cache
 def load_schema() -> ProviderSchema:
-    """The committed OCI provider schema (read once, from the installed package)."""
+    """The committed OCI provider schema (read once, from the installed package), with
+    Terraform's built-in resources."""
     raw = json.loads(files("infra.tf").joinpath("schema", "oci.json").read_text("utf-8"))
     return ProviderSchema(
         source=raw["provider"]["source"],
         version=raw["provider"]["version"],
-        resources={t: _parse_block(b) for t, b in raw["resources"].items()},
+        resources={
+            **{t: _parse_block(b) for t, b in raw["resources"].items()},
+            **BUILTIN_RESOURCES,
+        },
         data_sources={t: _parse_block(b) for t, b in raw["data_sources"].items()},
     )
 
