@@ -43,7 +43,9 @@ class SshConfig:
         for node in inv.nodes:
             lines += [
                 "",
-                f"# {node.role}, replica {node.replica}, hostname {node.hostname}",
+                # A cluster network's pool names its instances itself: no hostname label.
+                f"# {node.role}, replica {node.replica}"
+                + (f", hostname {node.hostname}" if node.hostname else ""),
                 f"Host {node.name}",
                 *self._common(node.private_ip, inv.node_port, inv.ssh_user),
                 f"  ProxyJump {self.bastion_alias}",
