@@ -45,7 +45,8 @@ class NodePlan:
     ray_role: RayRole | None
     serves_http: bool
     steps: tuple[str, ...]
-    """Its systemd units, in boot order; gpuform.target wants them all."""
+    """Its systemd units, in boot order. gpuform.target wants them all but one: a cluster
+    network node's first unit finds the node in the roster and then installs the others."""
     metadata_keys: tuple[str, ...]
     """Instance-metadata keys it reads at boot."""
     placement: Placement | None
@@ -115,7 +116,10 @@ def plan_nodes(stack: AnyStack, settings: EngineSettings) -> tuple[NodePlan, ...
                 display_name=f"{stack.name}-node-{index}",
                 ray_role=ctx.ray.role if ctx.ray is not None else None,
                 serves_http=ctx.engine is not None and ctx.engine.command.serves_http,
-                steps=tuple(s.unit for s in steps_for(ctx)),
+                steps=(
+                    *((pool.ROSTER_UNIT,) if placement == "cluster_network" else ()),
+                    *(s.unit for s in steps_for(ctx)),
+                ),
                 metadata_keys=tuple(m.key for m in ctx.metadata),
                 placement=placement,
                 context=ctx,

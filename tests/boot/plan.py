@@ -18,7 +18,6 @@ from infra.engines import driver
 from infra.node_plan import NodePlan as InfraNodePlan
 from infra.node_plan import plan_nodes, pool_bootstrap_files, pool_cloud_config, pool_user_data_b64
 from infra.render.context import serve_inputs
-from infra.render.pool import ROSTER_UNIT
 from infra.sizing import settings as sizing
 from infra.sizing.settings import EngineSettings
 from infra.specs import AnyStack, StackSpec, TrainingStackSpec
@@ -240,7 +239,7 @@ def _pool_plans(
             meta_data=f"instance-id: {ids[n.index]}\nlocal-hostname: {hostnames[n.index]}\n",
             document=_document(stack, n.index, ids[n.index], hostnames[n.index], metadata),
             files={**bootstrap, **n.files},
-            steps=(ROSTER_UNIT, *n.steps),
+            steps=n.steps,
             os_note=note,
             vcn_cidr=str(stack.deployment.vcn_cidr),
             served_ports=_served_ports(stack, settings, n.index, n.serves_http),
