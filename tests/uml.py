@@ -7,11 +7,12 @@ built in. It boots with the host's / as its root through hostfs, so the guest ru
 checkout, venv, mdadm and xfsprogs as the host, and this module is also the guest's init:
 
     host: run_pytest(ids)  ->  linux.uml ... init=<workdir>/init  ->  python tests/uml.py <workdir>
-    guest: mount /proc, /sys, tmpfs on /tmp and /run; load the modules; pytest ids; power off
+    guest: mount /proc, /sys, a tmpfs on /run; load the modules; pytest ids; power off
 
 The guest writes what happened into the host's workdir through a directory fd opened before
-/tmp is covered, and nothing else on the host: /tmp and /run are tmpfs inside the guest (mdadm
-writes /run/mdadm/map), and no bytecode is written into the checkout.
+anything is mounted, and nothing else on the host: /run is a tmpfs inside the guest (mdadm
+writes /run/mdadm/map, pytest's scratch goes below it), and no bytecode is written into the
+checkout. /tmp is left alone: the checkout or its venv may live there.
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ UML = "linux.uml"
 MODULES_ROOT = Path("/usr/lib/uml/modules")
 #: In dependency order (raid0 needs md-mod; modules.dep says so); no modprobe is needed.
 MODULES = ("drivers/md/md-mod.ko", "drivers/md/raid0.ko", "drivers/block/loop.ko")
-#: The guest's RAM, which also holds its tmpfs /tmp: the tests' sparse 128 MiB drives fill little.
+#: The guest's RAM, which also holds its tmpfs /run: the tests' sparse 128 MiB drives fill little.
 MEMORY = "512M"
 REPO = Path(__file__).resolve().parent.parent
 RESULT = "result.json"
+#: The guest's scratch, on its tmpfs /run: nothing the tests write lands on the host.
+GUEST_TMP = "/run/gpuform-uml-tmp"
 BOOTED = "booted"
 
 _SYS_FINIT_MODULE = 313  # x86_64's number; cannot_run() turns other machines away
@@ -198,7 +201,7 @@ def guest(workdir: Path) -> None:
     out = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY)
 
     def write(name: str, text: str) -> None:
-        # Via the directory fd: workdir lies under /tmp, which the guest covers with a tmpfs.
+        # Via a directory fd opened first, wherever workdir lies.
         fd = os.open(f"{name}.part", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644, dir_fd=out)
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
@@ -211,8 +214,11 @@ def guest(workdir: Path) -> None:
         _mount("sysfs", "/sys")
         if not Path("/dev/null").exists():  # the kernel mounts devtmpfs itself (DEVTMPFS_MOUNT)
             _mount("devtmpfs", "/dev")
-        for private in ("/tmp", "/run"):
-            _mount("tmpfs", private)
+        # Private scratch: /run is a tmpfs (mdadm writes /run/mdadm/map), and pytest's files go
+        # below it. /tmp stays the host's, where the checkout or its venv may well live (a
+        # fresh CI clone under /tmp was hidden by a tmpfs there).
+        _mount("tmpfs", "/run")
+        os.makedirs(GUEST_TMP)
         if why := _load_modules():
             write(RESULT, json.dumps({"cannot": why}))
             return
@@ -221,13 +227,14 @@ def guest(workdir: Path) -> None:
             "HOME": "/root",
             "LANG": "C.UTF-8",
             "PYTHONDONTWRITEBYTECODE": "1",
+            "TMPDIR": GUEST_TMP,
             IN_UML: "1",
         }
         # No cache written into the checkout; no conftest.py, whose synth imports these tests
         # do not use and which cost seconds under UML's slow system calls.
         argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--noconftest"]
         done = subprocess.run(
-            [*argv, "--basetemp=/tmp/pytest", "-q", *test_ids],
+            [*argv, f"--basetemp={GUEST_TMP}/pytest", "-q", *test_ids],
             cwd=REPO,
             env=env,
             stdin=subprocess.DEVNULL,
