@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from fractions import Fraction
 
@@ -11,6 +12,8 @@ from infra.engines import driver
 from infra.sizing.catalog import catalog, lookup
 from infra.sizing.memory import kv_bytes_per_token, kv_bytes_per_token_per_gpu, weight_bytes
 from infra.sizing.params import count
+
+from .conftest import REPO
 
 MODELS = sorted(catalog())
 
@@ -108,3 +111,13 @@ def test_kv_bytes_mla_r1_by_hand() -> None:
     assert kv_bytes_per_token_per_gpu(a, "sglang", driver("sglang").topology(8, 2)) == 70_272
     # TGI expands MLA: 128 heads x (K 128 nope + 64 rope, V 128) x 2 bytes, 71x more.
     assert kv_bytes_per_token(a, "tgi") == 61 * 128 * (128 + 64 + 128) * 2 == 4_997_120
+
+
+def test_parameter_count_equals_the_models_transformers_built_on_the_h100() -> None:
+    # bench/gpu_memory.py built each model with transformers on a real H100 and recorded
+    # sum(p.numel()); the count must match exactly, so no weight is counted twice or missed.
+    measured = json.loads((REPO / "bench" / "results" / "gpu_memory.json").read_text())
+    built = {c["model"]: c["params_total"] for c in measured["cases"] if c["task"] == "infer"}
+    assert len(built) >= 4
+    for model_id, params in built.items():
+        assert count(catalog()[model_id].arch).total == params, model_id

@@ -34,9 +34,10 @@ def _attention(a: Architecture) -> int:
         qk_head = m.qk_nope_head_dim + m.qk_rope_head_dim
         if m.q_lora_rank is None:
             q = h * a.attention_heads * qk_head
-        else:  # q_a_proj, q_a_layernorm, q_b_proj
-            q = h * m.q_lora_rank + m.q_lora_rank + m.q_lora_rank * a.attention_heads * qk_head
-        kv_a = h * (m.kv_lora_rank + m.qk_rope_head_dim) + m.kv_lora_rank  # + kv_a_layernorm
+        else:  # q_a_proj, q_b_proj (q_a_layernorm is counted with the norms)
+            q = h * m.q_lora_rank + m.q_lora_rank * a.attention_heads * qk_head
+        # kv_a_proj_with_mqa; kv_a_layernorm is counted with the norms (_norms_in_attention).
+        kv_a = h * (m.kv_lora_rank + m.qk_rope_head_dim)
         kv_b = m.kv_lora_rank * a.attention_heads * (m.qk_nope_head_dim + m.v_head_dim)
         o = a.attention_heads * m.v_head_dim * h
         return q + kv_a + kv_b + o
