@@ -279,7 +279,7 @@ def test_nodes_without_shared_storage_have_no_such_step() -> None:
 
 def test_the_script_mounts_nfsv3_and_persists_it_in_fstab() -> None:
     script = _plan(SHARED)[0].files[f"{LIB}/shared-fs.sh"]
-    opts = "nfsvers=3,proto=tcp,hard,timeo=600,retrans=2,resvport,rw"
+    opts = "nfsvers=3,proto=tcp,hard,timeo=600,retrans=2,resvport,nconnect=16,rw"
     assert f"mount -t nfs -o {opts} " in script
     assert f'line="$src $mnt nfs {opts},nofail,_netdev 0 0"' in script
     assert "ip=${GPUFORM_SHARED_FS_IP:-}" in script and "mnt=/mnt/shared" in script

@@ -17,8 +17,11 @@ from ..specs.storage import SharedStorage
 # securitylistsfilestorage.htm); pinning the version spares the client a v4 probe. `hard`: I/O
 # waits out a mount target failover instead of failing a checkpoint write; `resvport`: the
 # export requires a privileged source port (require_privileged_source_port, provider docs
-# website/docs/r/file_storage_export.html.markdown).
-_NFS_OPTIONS = "nfsvers=3,proto=tcp,hard,timeo=600,retrans=2,resvport"
+# website/docs/r/file_storage_export.html.markdown). `nconnect=16`: sixteen TCP connections to
+# the mount target instead of one, as oci-hpc mounts File Storage (playbooks/roles/nfs-client/
+# tasks/el.yml, "defaults,nconnect=16"); one connection caps a node's checkpoint writes far
+# below its NICs. Kernels since 5.3 take it: UEK6/7, RHCK 8.3+, Ubuntu 20.04+.
+_NFS_OPTIONS = "nfsvers=3,proto=tcp,hard,timeo=600,retrans=2,resvport,nconnect=16"
 
 
 @dataclass(frozen=True)
