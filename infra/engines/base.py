@@ -55,6 +55,15 @@ class MemoryProfile:
     """A context the engine uses when told nothing (Ollama's num_ctx); None: the model's maximum."""
     reports_fraction: bool = True
     """The engine has a memory-share flag (vLLM, SGLang); others fill what they find."""
+    batch_for_gpu: Callable[[int, str], tuple[int, int]] | None = None
+    """(bytes the GPU has, its model) -> (batched_tokens, max_seqs), where the engine picks its
+    defaults by GPU; None: the fixed fields above."""
+
+    def batch(self, gpu_memory_bytes: int, gpu_model: str) -> tuple[int, int]:
+        """The batched tokens and sequences the engine sizes its profile run with on this GPU."""
+        if self.batch_for_gpu is None:
+            return self.batched_tokens, self.max_seqs
+        return self.batch_for_gpu(gpu_memory_bytes, gpu_model)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,18 @@ def _command(s: ServeInputs) -> EngineCommand:
     return EngineCommand((*argv, *s.extra_args), (), role, serves_http=True)
 
 
+def _batch_defaults(gpu_memory_bytes: int, gpu_model: str) -> tuple[int, int]:
+    """vLLM v0.11.0's OpenAI-server defaults (max_num_batched_tokens, max_num_seqs) on a GPU.
+
+    EngineArgs._set_default_args (vllm/engine/arg_utils.py) picks 8192 and 1024 on a GPU of at
+    least 70 GiB whose name has no "a100", and 2048 and 256 elsewhere: larger budgets lowered
+    A100 throughput (vLLM PR 17885). docs/serving-memory.md has the rest.
+    """
+    if gpu_memory_bytes >= 70 * 2**30 and "a100" not in gpu_model.lower():
+        return 8192, 1024
+    return 2048, 256
+
+
 DRIVER = EngineDriver(
     kind="vllm",
     images={
@@ -53,11 +65,12 @@ DRIVER = EngineDriver(
     health_path="/health",
     container_cache="/root/.cache/huggingface",
     api_key=ApiKeySupport("VLLM_API_KEY", False, "vLLM reads VLLM_API_KEY from its environment"),
-    # V1 engine: max_num_batched_tokens 8192 and max_num_seqs 256 for the OpenAI server; graphs
+    # V1 engine: batch defaults by GPU (_batch_defaults; the fields are the A100 class's); graphs
     # about 1 GB and non-torch memory (NCCL, context) about 0.5 GB per GPU in its startup log.
     memory=MemoryProfile(
-        batched_tokens=8192,
+        batched_tokens=2048,
         max_seqs=256,
+        batch_for_gpu=_batch_defaults,
         runtime_overhead_gb=1.5,
         mla_latent=True,
         fraction_covers_activations=True,

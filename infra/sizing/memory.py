@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+from ..catalog.shapes import Shape
 from ..engines import EngineKind, Topology, driver
 from .architecture import Architecture
 from .params import ParamCount
@@ -78,20 +79,20 @@ def kv_bytes_per_token_per_gpu(a: Architecture, engine: EngineKind, topology: To
     return math.ceil(a.layers / topology.layer_stages) * _kv_per_layer(a, engine, topology.tp)
 
 
-def activation_bytes(a: Architecture, engine: EngineKind, tp: int) -> int:
-    """Peak activation memory per GPU during the largest forward pass.
+def activation_bytes(a: Architecture, engine: EngineKind, tp: int, shape: Shape) -> int:
+    """Peak activation memory per GPU of `shape` during the largest forward pass.
 
     An estimate calibrated on vLLM's profiling log (about 1.1 GB for an 8B Llama at 8192
     batched tokens): a few hidden-size buffers, the MLP intermediate split by tensor parallel,
-    and fp32 logits for each sampled sequence.
+    and fp32 logits for each sampled sequence. The batch is the engine's default on that GPU.
     """
-    e = driver(engine).memory
+    batched_tokens, max_seqs = driver(engine).memory.batch(shape.gpu_memory_bytes, shape.gpu_model)
     ffn = a.intermediate_size
     if a.moe is not None:
         routed = a.moe.experts_per_token + a.moe.shared_experts
         ffn = max(ffn, routed * a.moe.expert_intermediate_size)
     per_token = 8 * a.hidden_size + 2 * math.ceil(ffn / tp)
-    return e.batched_tokens * per_token * 2 + e.max_seqs * a.vocab_size * 4
+    return batched_tokens * per_token * 2 + max_seqs * a.vocab_size * 4
 
 
 def overhead_bytes(engine: EngineKind) -> int:

@@ -159,7 +159,7 @@ def _serve(
     kv_token = kv_bytes_per_token(a, engine)
     kv_gpu = kv_bytes_per_token_per_gpu(a, engine, topo)
     w_gpu = math.ceil(weights / gpus)
-    act = activation_bytes(a, engine, topo.tp)
+    act = activation_bytes(a, engine, topo.tp, shape)
     ovh = overhead_bytes(engine)
     # What the driver reports a process can use, in bytes: engines size their KV cache from it.
     mem = shape.gpu_memory_bytes
