@@ -316,3 +316,35 @@ def test_the_shipped_fetcher_is_fetch_py_in_python_3_6_syntax() -> None:
     files = _files(_stack(None))
     assert files[f"{LIB}/weights-fetch.py"].rstrip("\n") == text.rstrip("\n")
     assert "def verify_file" in text and '"""' in text  # the module docstring stays
+
+
+def test_an_existing_bucket_is_read_at_plan_time_and_must_be_in_the_stacks_compartment(
+    tmp_path: Path,
+) -> None:
+    # A bucket the stack only names: a typo or a bucket in another compartment (where the
+    # nodes' read policy does not reach) stops `terraform plan`, not the nodes an hour later.
+    spec = WeightCacheSpec(bucket="models", create=False)
+    doc = synth_construct(
+        tmp_path, lambda s: WeightCache(s, "w", WeightCacheProps("wts", "c", "us-ashburn-1", spec))
+    )
+    (lookup,) = doc["data"]["oci_objectstorage_bucket"].values()
+    assert lookup["name"] == "models"
+    assert lookup["namespace"].startswith("${data.oci_objectstorage_namespace.")
+    (check,) = lookup["lifecycle"]["postcondition"]
+    assert check["condition"] == '${self.compartment_id == "c"}'
+    assert "weights.create=True" in check["error_message"]
+
+
+def test_a_stack_on_an_existing_bucket_checks_it_against_the_compartment_variable(
+    tmp_path: Path,
+) -> None:
+    from infra.synth import synth
+
+    stack = _stack(WeightCacheSpec(bucket="models", create=False), count=1)
+    result = synth({stack.name: stack}, tmp_path / "out")
+    doc: dict[str, Any] = json.loads(result.stacks[stack.name].read_text())
+    assert check_terraform_json(doc) == []
+    assert _all(doc, "oci_objectstorage_bucket") == []
+    (lookup,) = doc["data"]["oci_objectstorage_bucket"].values()
+    (check,) = lookup["lifecycle"]["postcondition"]
+    assert check["condition"] == "${self.compartment_id == var.compartment_ocid}"

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from ..render.weights_part import VolumePart
 from ..specs import WeightCache as WeightCacheSpec
 from ..tf import oci
-from ..tf.cdk import Construct
+from ..tf.cdk import Construct, operand
+from ..tf.resources import Condition
 
 ISCSI, PARAVIRTUALIZED = "iscsi", "paravirtualized"
 
@@ -52,6 +53,8 @@ class WeightCache(Construct):
                 ),
             )
             bucket_ref = bucket.name  # so the PAR waits for the bucket
+        else:
+            bucket_ref = self._existing(spec.bucket, props.compartment_id).name
         self.par_url = ""
         """https://objectstorage.REGION.oraclecloud.com/p/TOKEN/n/NS/b/BUCKET/o/, or ""."""
         expires = spec.par_expires_rfc3339
@@ -73,6 +76,26 @@ class WeightCache(Construct):
             self.par_url = f"https://objectstorage.{props.region}.oraclecloud.com{par.access_uri}"
         self.volumes: list[oci.CoreVolume] = []
         self.attachments: list[oci.CoreVolumeAttachment] = []
+
+    def _existing(self, bucket: str, compartment_id: str) -> oci.ObjectStorageBucketLookup:
+        """The bucket the stack names but does not create, read at plan time: a missing one
+        stops the plan, and so does one in another compartment, which the nodes' read policy
+        (granted in the stack's compartment, infra/constructs/access.py) would not cover."""
+        return oci.ObjectStorageBucketLookup(
+            self,
+            "bucket",
+            oci.ObjectStorageBucketLookupArgs(name=bucket, namespace=self.namespace),
+            postconditions=[
+                Condition(
+                    condition=f"${{self.compartment_id == {operand(compartment_id)}}}",
+                    error_message=(
+                        f"Bucket {bucket} is in another compartment than the stack's; the "
+                        "nodes may read only buckets in the stack's compartment. Move it, or "
+                        "set weights.create=True for a new one."
+                    ),
+                )
+            ],
+        )
 
     def attach(
         self, instances: Sequence[oci.NodeInstance], availability_domain: str, bare_metal: bool

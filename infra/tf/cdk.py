@@ -23,6 +23,7 @@ from cdktf import (
     TerraformResource,
     TerraformStack,
     TerraformVariable,
+    Token,
 )
 from constructs import Construct
 
@@ -37,7 +38,16 @@ __all__ = [
     "TerraformStack",
     "TerraformVariable",
     "new_app",
+    "operand",
 ]
+
+
+def operand(value: str) -> str:
+    """`value` as an operand inside a "${...}" expression: a reference (a cdktf token, which
+    resolves bare there) as is, a plain string as a quoted literal."""
+    if Token.is_unresolved(value):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def new_app(outdir: str) -> App:

@@ -756,6 +756,23 @@ class ObjectStorageNamespace(DataSource[ObjectStorageNamespaceArgs]):
 
 
 @dataclass(frozen=True)
+class ObjectStorageBucketLookupArgs(Args):
+    name: str
+    namespace: str
+
+
+class ObjectStorageBucketLookup(DataSource[ObjectStorageBucketLookupArgs]):
+    """An existing bucket, read at plan time (oracle/terraform-provider-oci
+    website/docs/d/objectstorage_bucket.html.markdown): a missing one stops the plan."""
+
+    tf_type = "oci_objectstorage_bucket"
+
+    @property
+    def name(self) -> str:
+        return self.attr("name")
+
+
+@dataclass(frozen=True)
 class ObjectStorageBucketArgs(Args):
     compartment_id: str
     name: str
