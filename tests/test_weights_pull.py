@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -20,6 +21,7 @@ from infra.weights import fetch
 from infra.weights.manifest import NAME
 from tests.conftest import CliResult, run_cli
 from tests.weights.data import MiB, model_dir, same_tree
+from tests.weights.hub import Hub, fake_hub
 from tests.weights.moto import CREDENTIALS, S3Server, moto_server
 from tests.weights.proxy import proxy
 
@@ -242,3 +244,121 @@ def test_the_shipped_pull_runs_on_python_3_6(pushed: tuple[Path, str], tmp_path:
     )
     assert r.returncode == 0, r.stderr
     assert same_tree(src, dest) == []
+
+
+# --- the hub: a private or gated repo's token, to the hub and to nothing else ------------------
+
+TOKEN = "hf_gpuformTestToken0123456789abcdef"
+HUB_MODEL = "org/private-rl-ckpt"
+
+
+def _hub_files(root: Path) -> Path:
+    """A hub repo's files: small ones kept in git, safetensors shards in LFS (over 1 MiB)."""
+    rng = random.Random(11)
+    (root / "tokenizer").mkdir(parents=True)
+    (root / "config.json").write_text('{"model_type": "qwen2"}\n')
+    (root / "tokenizer" / "tokenizer.json").write_bytes(rng.randbytes(40_000))
+    (root / "model-00001-of-00002.safetensors").write_bytes(rng.randbytes(2 * MiB + 777))
+    (root / "model-00002-of-00002.safetensors").write_bytes(rng.randbytes(700_000))
+    return root
+
+
+def _hub_pull(
+    hub: Hub, model: str, dest: Path, token_file: Path | None, python: str = sys.executable
+) -> subprocess.CompletedProcess[str]:
+    args = ["--hub", model, "--hub-endpoint", hub.url, "--dest", str(dest), "--auth-wait", "0"]
+    args += ["--log", str(dest.parent / "pull.log"), "--workers", "4", "--chunk-mb", "1"]
+    args += ["--procs", "2"]
+    if token_file is not None:
+        args += ["--hub-token-file", str(token_file)]
+    script = dest.parent / "weights-fetch.py"
+    script.write_text(shipped_fetcher())  # the copy nodes run
+    return subprocess.run(
+        [python, str(script), *args], capture_output=True, text=True, timeout=120,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HTTP", "http"))},
+    )  # fmt: skip
+
+
+def _token_file(tmp_path: Path, token: str = TOKEN) -> Path:
+    path = tmp_path / "hub-token.env"
+    path.write_text(f"HF_TOKEN={token}\n")
+    path.chmod(0o600)
+    return path
+
+
+PYTHONS = [sys.executable, *([str(PY36)] if PY36 else [])]
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=lambda p: Path(p).name)
+def test_the_hub_token_goes_to_the_hub_and_never_along_a_redirect_to_another_host(
+    tmp_path: Path, python: str
+) -> None:
+    src = _hub_files(tmp_path / "repo")
+    dest = tmp_path / "cache"
+    # The stack names the repo by its old id: the hub redirects to the new one on itself first.
+    with fake_hub(HUB_MODEL, src, TOKEN, renamed_from="org/old-name") as hub:
+        r = _hub_pull(hub, "org/old-name", dest, _token_file(tmp_path), python)
+    assert r.returncode == 0, (r.stderr, (tmp_path / "pull.log").read_text())
+    assert same_tree(src, dest) == []
+    # Every request to the hub carried the token, redirected ones within the hub included.
+    assert hub.hub_seen.requests
+    assert {auth for _, auth in hub.hub_seen.requests} == {f"Bearer {TOKEN}"}
+    renamed = [p for p, _ in hub.hub_seen.requests if p.startswith(f"/{HUB_MODEL}/resolve/")]
+    assert renamed, hub.hub_seen.requests
+    # The LFS shards came from the CDN (ranged: 3 + 1 ranges of 1 MiB), without the token.
+    assert len(hub.cdn_seen.requests) >= 4
+    assert [auth for _, auth in hub.cdn_seen.requests] == [None] * len(hub.cdn_seen.requests)
+    # Nothing the pull prints or logs holds the token.
+    for text in (r.stdout, r.stderr, (tmp_path / "pull.log").read_text()):
+        assert TOKEN not in text
+
+
+def test_the_token_is_for_the_hubs_own_origin_alone() -> None:
+    # Another port of the same host is another origin (RFC 6454), as is http for https.
+    same = fetch._origin("https://huggingface.co/a") == fetch._origin(
+        "https://HuggingFace.co:443/b"
+    )
+    assert same
+    assert fetch._origin("http://127.0.0.1:1/x") != fetch._origin("http://127.0.0.1:2/x")
+    assert fetch._origin("https://hf.co/x") != fetch._origin("http://hf.co/x")
+    sign = fetch._bearer("https://huggingface.co", TOKEN)
+    assert sign("https://huggingface.co/m/resolve/r/f", {}) == {"Authorization": f"Bearer {TOKEN}"}
+    assert sign("https://cdn-lfs.hf.co/blob", {"Range": "bytes=0-1"}) == {"Range": "bytes=0-1"}
+
+
+def test_a_gated_repo_without_a_token_fails_in_one_line_that_says_a_token_is_needed(
+    tmp_path: Path,
+) -> None:
+    src = _hub_files(tmp_path / "repo")
+    with fake_hub(HUB_MODEL, src, TOKEN) as hub:
+        r = _hub_pull(hub, HUB_MODEL, tmp_path / "cache", None)
+    assert r.returncode == 1 and r.stdout == ""
+    (line,) = r.stderr.splitlines()
+    assert line.startswith("gpuform: weights: the model hub refused access (HTTP 401); ")
+    assert f"{HUB_MODEL} needs a hub token if it is private or gated" in line
+    assert "Model(hub_token=True)" in line and "OCI Vault secret" in line
+    assert {auth for _, auth in hub.hub_seen.requests} == {None}
+
+
+def test_a_refused_token_is_one_line_without_the_token(tmp_path: Path) -> None:
+    src = _hub_files(tmp_path / "repo")
+    wrong = "hf_notTheRightOne"
+    with fake_hub(HUB_MODEL, src, TOKEN) as hub:
+        r = _hub_pull(hub, HUB_MODEL, tmp_path / "cache", _token_file(tmp_path, wrong))
+    assert r.returncode == 1
+    (line,) = r.stderr.splitlines()
+    assert "refused access (HTTP 401); the hub refused the token for org/private-rl-ckpt" in line
+    assert wrong not in r.stderr + (tmp_path / "pull.log").read_text()
+
+
+@pytest.mark.parametrize("content", ["HF_TOKEN=\n", "HF_TOKEN=hf_two words\n", "hf_bare\n"])
+def test_a_malformed_token_file_is_refused_without_quoting_it(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "hub-token.env"
+    path.write_text(content)
+    with fake_hub(HUB_MODEL, _hub_files(tmp_path / "repo"), TOKEN) as hub:
+        r = _hub_pull(hub, HUB_MODEL, tmp_path / "cache", path)
+    assert r.returncode == 1
+    (line,) = r.stderr.splitlines()
+    assert f"{path} holds no HF_TOKEN=<token> line" in line
+    assert "words" not in line and "hf_bare" not in line
+    assert hub.hub_seen.requests == []

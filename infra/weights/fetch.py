@@ -9,7 +9,9 @@ Sources:
   --base-url URL   GET URL + PREFIX/NAME: a bucket's read-only PAR (https://objectstorage.
                    REGION.oraclecloud.com/p/TOKEN/n/NS/b/BUCKET/o/), or a path-style bucket URL
   --oci R/NS/B     OCI's native Object Storage API, each request signed by instance principal
-  --hub MODEL_ID   the Hugging Face hub, with its own file hashes as the manifest
+  --hub MODEL_ID   the Hugging Face hub, with its own file hashes as the manifest; a private or
+                   gated repo's token is read from --hub-token-file (HF_TOKEN=...), sent to the
+                   hub's own origin and never along a redirect to another one (the CDN)
 
 Bytes land in DEST.partial/NAME.part, finished ranges logged in NAME.part.done so that a killed
 pull resumes; a file is renamed into DEST only once its size and hash match. Exit 0 when every
@@ -24,6 +26,7 @@ import http.client
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import sys
 import threading
@@ -60,6 +63,7 @@ class Source(NamedTuple):
     what: str
     url: Callable[[str], str]
     sign: Optional[Signer]
+    denied: str  # what to do about a 401 or 403
 
 
 _LOCK = threading.Lock()
@@ -84,12 +88,44 @@ def _safe(url: str) -> str:
     return head + "/p/<token>/" + tail.partition("/")[2] if sep else url
 
 
+def _origin(url: str) -> Tuple[str, str, int]:
+    u = urllib.parse.urlsplit(url)
+    scheme = u.scheme.lower()
+    return scheme, (u.hostname or "").lower(), u.port or (443 if scheme == "https" else 80)
+
+
+class _SameOriginAuth(urllib.request.HTTPRedirectHandler):
+    """Follows redirects, but carries Authorization only to the origin it was meant for.
+
+    urllib's own handler copies every header onto the redirected request, so a hub token would
+    follow the hub's 302 to its CDN or xet storage, which serve presigned URLs and need none
+    (huggingface_hub follows only same-site redirects with the token: file_download.py,
+    _request_wrapper). Same-origin redirects (a renamed repo) keep it."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+        newurl: str,
+    ) -> Optional[urllib.request.Request]:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and _origin(newurl) != _origin(req.full_url):
+            new.remove_header("Authorization")
+        return new
+
+
+_OPENER = urllib.request.build_opener(_SameOriginAuth)
+
+
 def http_get(src: Source, url: str, headers: Headers, tries: int = 5) -> Any:
     """An open response for GET url, retrying what a retry can fix."""
     for n in range(1, tries + 1):
         h = src.sign(url, headers) if src.sign else headers
         try:
-            return urllib.request.urlopen(urllib.request.Request(url, headers=h), timeout=60)
+            return _OPENER.open(urllib.request.Request(url, headers=h), timeout=60)
         except Exception as err:  # logged; a permanent one ends the pull
             log("GET {} failed ({}/{}): {}".format(_safe(url), n, tries, err))
             if n == tries or not _transient(err):
@@ -292,6 +328,8 @@ class Pull:
                 log("{} bytes {}-{}: {} ({}/5)".format(e.name, a, b, err, n))
                 if n == 5 or not _transient(err):
                     why = "cannot fetch {} from {}: {}".format(e.name, self.src.what, err)
+                    if _denied(err):
+                        why += "; " + self.src.denied
                     raise Failure(why) from err
                 time.sleep(n)
         with self.lock:
@@ -449,13 +487,49 @@ def _instance_principal() -> Signer:
     return sign
 
 
+def hub_token(path: str) -> str:
+    """The token in env file `path` (HF_TOKEN=..., as the hub-token step writes it)."""
+    try:
+        with open(path) as fh:
+            lines = fh.read().splitlines()
+    except OSError as err:
+        raise Failure("cannot read the hub token file {} ({})".format(path, err.strerror)) from None
+    token = next((ln[len("HF_TOKEN=") :] for ln in lines if ln.startswith("HF_TOKEN=")), "")
+    # Checked here, not left to http.client, whose error for a bad header would quote it.
+    if not re.match(r"[A-Za-z0-9_.-]+\Z", token):
+        raise Failure("{} holds no HF_TOKEN=<token> line of letters, digits, _ . -".format(path))
+    return token
+
+
+def _bearer(base: str, token: str) -> Signer:
+    """Adds the token to requests for the hub's own origin, and to nothing else."""
+    hub = _origin(base)
+
+    def sign(url: str, headers: Headers) -> Headers:
+        if _origin(url) != hub:
+            return headers
+        return dict(headers, Authorization="Bearer " + token)
+
+    return sign
+
+
+def _denied(err: Exception) -> bool:
+    return isinstance(err, urllib.error.HTTPError) and err.code in (401, 403)
+
+
 def source(args: Any) -> Tuple[Source, List[Entry]]:
     """Where to fetch from, and the manifest there."""
     if args.hub:
         base = (
             args.hub_endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
         ).rstrip("/")
-        hub = Source("the model hub ({})".format(base.split("//")[-1]), _q, None)
+        token = hub_token(args.hub_token_file) if args.hub_token_file else ""
+        hub = Source(
+            "the model hub ({})".format(base.split("//")[-1]),
+            _q,
+            _bearer(base, token) if token else None,
+            _hub_denied(args.hub, bool(token)),
+        )
         info = get_json(
             hub, "{}/api/models/{}/revision/{}?blobs=true".format(base, args.hub, _q(args.revision))
         )
@@ -466,11 +540,14 @@ def source(args: Any) -> Tuple[Source, List[Entry]]:
     prefix = args.prefix.strip("/") + "/" if args.prefix.strip("/") else ""
     if args.base_url:
         base = args.base_url.rstrip("/") + "/"
-        src = Source("the bucket", lambda n: base + _q(prefix + n), None)
+        src = Source("the bucket", lambda n: base + _q(prefix + n), None, _BUCKET_DENIED)
     else:
         region, ns, bucket = args.oci.split("/")
         base = "https://objectstorage.{}.oraclecloud.com/n/{}/b/{}/o/".format(region, ns, bucket)
-        src = Source("bucket " + bucket, lambda n: base + _q(prefix + n), _instance_principal())
+        src = Source(
+            "bucket " + bucket, lambda n: base + _q(prefix + n), _instance_principal(),
+            _BUCKET_DENIED,
+        )  # fmt: skip
     # Policies and PARs take effect a little after `terraform apply` returns.
     deadline = time.monotonic() + args.auth_wait
     while True:
@@ -482,11 +559,30 @@ def source(args: Any) -> Tuple[Source, List[Entry]]:
             time.sleep(10)
 
 
-def _why(err: Exception, what: str) -> str:
+_BUCKET_DENIED = "check the PAR or the instance policy"
+
+
+def _hub_denied(model: str, token: bool) -> str:
+    if token:
+        return (
+            "the hub refused the token for {}: give it read access to the repo (and accept a "
+            "gated model's terms with the token's account)".format(model)
+        )
+    # The hub answers 401 alike for a private repo, a gated one and one that does not exist.
+    return (
+        "{} needs a hub token if it is private or gated: set Model(hub_token=True) and store "
+        "the token in an OCI Vault secret (docs/weights.md), or check the model id".format(model)
+    )
+
+
+def _why(err: Exception, what: str, args: Any) -> str:
     if isinstance(err, urllib.error.HTTPError):
-        if err.code in (401, 403):
-            return "{} refused access (HTTP {}); check the PAR or the instance policy".format(
-                what, err.code
+        if _denied(err):
+            fix = _hub_denied(args.hub, bool(args.hub_token_file)) if args.hub else _BUCKET_DENIED
+            return "{} refused access (HTTP {}); {}".format(what, err.code, fix)
+        if err.code == 404 and args.hub:
+            return "{} has no {} at revision {} (HTTP 404); check the model id and revision".format(
+                what, args.hub, args.revision
             )
         if err.code == 404:
             return "{} has no {} (HTTP 404); run `gpuform weights push` first".format(
@@ -520,10 +616,10 @@ def pull(args: Any) -> Tuple[int, float, float]:
         what = "the model hub" if args.hub else "the bucket"
         cached = _cached(args.dest)
         if cached is None:
-            raise Failure(_why(err, what)) from None
+            raise Failure(_why(err, what, args)) from None
         # Rebooted without the source: what was verified before is still good.
-        log(_why(err, what) + "; checking the cached manifest instead")
-        src, entries, args.verify_only = Source(what, _q, None), cached, True
+        log(_why(err, what, args) + "; checking the cached manifest instead")
+        src, entries, args.verify_only = Source(what, _q, None, ""), cached, True
     job = Pull(src, entries, args)
     job.run()
     files = [dict((k, v) for k, v in e._asdict().items() if v != "") for e in entries]
@@ -542,6 +638,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     for flag, default in (
         ("--revision", "main"),
         ("--hub-endpoint", None),
+        ("--hub-token-file", None),
         ("--prefix", ""),
         ("--state", None),
         ("--log", None),
