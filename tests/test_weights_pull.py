@@ -315,10 +315,7 @@ def test_the_hub_token_goes_to_the_hub_and_never_along_a_redirect_to_another_hos
 
 def test_the_token_is_for_the_hubs_own_origin_alone() -> None:
     # Another port of the same host is another origin (RFC 6454), as is http for https.
-    same = fetch._origin("https://huggingface.co/a") == fetch._origin(
-        "https://HuggingFace.co:443/b"
-    )
-    assert same
+    assert fetch._origin("https://huggingface.co/a") == fetch._origin("https://HuggingFace.co/b")
     assert fetch._origin("http://127.0.0.1:1/x") != fetch._origin("http://127.0.0.1:2/x")
     assert fetch._origin("https://hf.co/x") != fetch._origin("http://hf.co/x")
     sign = fetch._bearer("https://huggingface.co", TOKEN)
@@ -335,9 +332,21 @@ def test_a_gated_repo_without_a_token_fails_in_one_line_that_says_a_token_is_nee
     assert r.returncode == 1 and r.stdout == ""
     (line,) = r.stderr.splitlines()
     assert line.startswith("gpuform: weights: the model hub refused access (HTTP 401); ")
-    assert f"{HUB_MODEL} needs a hub token if it is private or gated" in line
-    assert "Model(hub_token=True)" in line and "OCI Vault secret" in line
+    assert f"{HUB_MODEL} needs a hub token if private or gated" in line
+    assert "Model(hub_token=True)" in line and "OCI Vault" in line
     assert {auth for _, auth in hub.hub_seen.requests} == {None}
+
+
+def test_a_gated_models_files_without_a_token_fail_in_one_line_too(tmp_path: Path) -> None:
+    # A gated model lists its files to anyone; only the downloads answer 401.
+    src = _hub_files(tmp_path / "repo")
+    with fake_hub(HUB_MODEL, src, TOKEN, listed=True) as hub:
+        r = _hub_pull(hub, HUB_MODEL, tmp_path / "cache", None)
+    assert r.returncode == 1
+    (line,) = r.stderr.splitlines()
+    assert line.startswith("gpuform: weights: cannot fetch ")
+    assert f"HTTP Error 401: Unauthorized; {HUB_MODEL} needs a hub token" in line
+    assert hub.cdn_seen.requests == []
 
 
 def test_a_refused_token_is_one_line_without_the_token(tmp_path: Path) -> None:
@@ -347,7 +356,7 @@ def test_a_refused_token_is_one_line_without_the_token(tmp_path: Path) -> None:
         r = _hub_pull(hub, HUB_MODEL, tmp_path / "cache", _token_file(tmp_path, wrong))
     assert r.returncode == 1
     (line,) = r.stderr.splitlines()
-    assert "refused access (HTTP 401); the hub refused the token for org/private-rl-ckpt" in line
+    assert "refused access (HTTP 401); the token cannot read org/private-rl-ckpt" in line
     assert wrong not in r.stderr + (tmp_path / "pull.log").read_text()
 
 

@@ -68,12 +68,37 @@ class WeightsPart:
     """The source of infra/weights/fetch.py as the node gets it (docstrings dropped)."""
 
 
+class _Unannotated(ast.NodeTransformer):
+    """Drops type annotations, which the node's Python evaluates and never uses (they are for
+    mypy here); a NamedTuple's stay, since they are its fields."""
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        if any(isinstance(b, ast.Name) and b.id == "NamedTuple" for b in node.bases):
+            return node
+        return self.generic_visit(node)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        a = node.args
+        for arg in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg):
+            if arg is not None:
+                arg.annotation = None
+        node.returns = None
+        return self.generic_visit(node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST | None:
+        if node.value is None:
+            return None  # `name: T` alone binds nothing
+        return ast.copy_location(ast.Assign(targets=[node.target], value=node.value), node)
+
+
 @cache
 def shipped_fetcher() -> str:
-    """infra/weights/fetch.py without its docstrings: the same code, fewer user_data bytes.
+    """infra/weights/fetch.py without its docstrings and annotations: the same code, fewer
+    user_data bytes.
 
-    The module docstring stays (argparse prints its first line). ast.unparse keeps the
-    3.6-compatible syntax of the source; comments and type comments go with the docstrings.
+    The module docstring keeps its first line, which says on the node what the file is, and
+    where the rest is. ast.unparse keeps the 3.6-compatible syntax of the source; comments and
+    type comments go with the docstrings.
     """
     tree = ast.parse(FETCHER.read_text())
     for node in ast.walk(tree):
@@ -82,6 +107,13 @@ def shipped_fetcher() -> str:
             first = body[0] if body else None
             if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
                 node.body = body[1:] or [ast.Pass()]
+    doc = tree.body[0]
+    if isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant):
+        summary = str(doc.value.value).split("\n", 1)[0]
+        doc.value.value = (
+            f"{summary}\n\ngpuform's infra/weights/fetch.py, shipped; see docs/weights.md.\n"
+        )
+    tree = ast.fix_missing_locations(_Unannotated().visit(tree))
     return "#!/usr/bin/env python3\n" + ast.unparse(tree)  # the template adds the newline
 
 

@@ -9,9 +9,7 @@ Sources:
   --base-url URL   GET URL + PREFIX/NAME: a bucket's read-only PAR (https://objectstorage.
                    REGION.oraclecloud.com/p/TOKEN/n/NS/b/BUCKET/o/), or a path-style bucket URL
   --oci R/NS/B     OCI's native Object Storage API, each request signed by instance principal
-  --hub MODEL_ID   the Hugging Face hub, with its own file hashes as the manifest; a private or
-                   gated repo's token is read from --hub-token-file (HF_TOKEN=...), sent to the
-                   hub's own origin and never along a redirect to another one (the CDN)
+  --hub MODEL_ID   the Hugging Face hub, with its own file hashes as the manifest
 
 Bytes land in DEST.partial/NAME.part, finished ranges logged in NAME.part.done so that a killed
 pull resumes; a file is renamed into DEST only once its size and hash match. Exit 0 when every
@@ -63,7 +61,6 @@ class Source(NamedTuple):
     what: str
     url: Callable[[str], str]
     sign: Optional[Signer]
-    denied: str  # what to do about a 401 or 403
 
 
 _LOCK = threading.Lock()
@@ -88,10 +85,11 @@ def _safe(url: str) -> str:
     return head + "/p/<token>/" + tail.partition("/")[2] if sep else url
 
 
-def _origin(url: str) -> Tuple[str, str, int]:
+def _origin(url: str) -> Tuple[str, Optional[str], Optional[int]]:
+    # urlsplit lowers scheme and host; an explicit default port counts as another origin, which
+    # only ever drops a token, never sends one.
     u = urllib.parse.urlsplit(url)
-    scheme = u.scheme.lower()
-    return scheme, (u.hostname or "").lower(), u.port or (443 if scheme == "https" else 80)
+    return u.scheme, u.hostname, u.port
 
 
 class _SameOriginAuth(urllib.request.HTTPRedirectHandler):
@@ -112,7 +110,7 @@ class _SameOriginAuth(urllib.request.HTTPRedirectHandler):
         newurl: str,
     ) -> Optional[urllib.request.Request]:
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
-        if new is not None and _origin(newurl) != _origin(req.full_url):
+        if new and _origin(newurl) != _origin(req.full_url):
             new.remove_header("Authorization")
         return new
 
@@ -248,6 +246,7 @@ class Pull:
         self.workers = max(1, args.workers)
         self.procs = max(1, args.procs)
         self.read_only = args.verify_only
+        self.refused = _refused(args)
         self.lock = threading.Lock()
         self.fetched = 0
         self.hash_s = 0.0
@@ -328,8 +327,8 @@ class Pull:
                 log("{} bytes {}-{}: {} ({}/5)".format(e.name, a, b, err, n))
                 if n == 5 or not _transient(err):
                     why = "cannot fetch {} from {}: {}".format(e.name, self.src.what, err)
-                    if _denied(err):
-                        why += "; " + self.src.denied
+                    if getattr(err, "code", 0) in (401, 403):
+                        why += "; " + self.refused
                     raise Failure(why) from err
                 time.sleep(n)
         with self.lock:
@@ -488,33 +487,27 @@ def _instance_principal() -> Signer:
 
 
 def hub_token(path: str) -> str:
-    """The token in env file `path` (HF_TOKEN=..., as the hub-token step writes it)."""
+    """The token in env file `path` (HF_TOKEN=..., as the hub-token step writes it): a private
+    or gated repo's, sent to the hub's own origin and never along a redirect to another one."""
     try:
         with open(path) as fh:
-            lines = fh.read().splitlines()
+            token = {k: v.strip() for k, _, v in (ln.partition("=") for ln in fh)}.get("HF_TOKEN")
     except OSError as err:
-        raise Failure("cannot read the hub token file {} ({})".format(path, err.strerror)) from None
-    token = next((ln[len("HF_TOKEN=") :] for ln in lines if ln.startswith("HF_TOKEN=")), "")
+        raise Failure("cannot read {} ({})".format(path, err.strerror)) from None
     # Checked here, not left to http.client, whose error for a bad header would quote it.
-    if not re.match(r"[A-Za-z0-9_.-]+\Z", token):
-        raise Failure("{} holds no HF_TOKEN=<token> line of letters, digits, _ . -".format(path))
-    return token
+    if not re.match(r"[A-Za-z0-9_.-]+\Z", token or ""):
+        raise Failure("{} holds no HF_TOKEN=<token> line".format(path))
+    return str(token)
 
 
 def _bearer(base: str, token: str) -> Signer:
     """Adds the token to requests for the hub's own origin, and to nothing else."""
-    hub = _origin(base)
 
     def sign(url: str, headers: Headers) -> Headers:
-        if _origin(url) != hub:
-            return headers
-        return dict(headers, Authorization="Bearer " + token)
+        same = _origin(url) == _origin(base)
+        return dict(headers, Authorization="Bearer " + token) if same else headers
 
     return sign
-
-
-def _denied(err: Exception) -> bool:
-    return isinstance(err, urllib.error.HTTPError) and err.code in (401, 403)
 
 
 def source(args: Any) -> Tuple[Source, List[Entry]]:
@@ -523,13 +516,8 @@ def source(args: Any) -> Tuple[Source, List[Entry]]:
         base = (
             args.hub_endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
         ).rstrip("/")
-        token = hub_token(args.hub_token_file) if args.hub_token_file else ""
-        hub = Source(
-            "the model hub ({})".format(base.split("//")[-1]),
-            _q,
-            _bearer(base, token) if token else None,
-            _hub_denied(args.hub, bool(token)),
-        )
+        sign = _bearer(base, hub_token(args.hub_token_file)) if args.hub_token_file else None
+        hub = Source("the model hub ({})".format(base.split("//")[-1]), _q, sign)
         info = get_json(
             hub, "{}/api/models/{}/revision/{}?blobs=true".format(base, args.hub, _q(args.revision))
         )
@@ -540,14 +528,11 @@ def source(args: Any) -> Tuple[Source, List[Entry]]:
     prefix = args.prefix.strip("/") + "/" if args.prefix.strip("/") else ""
     if args.base_url:
         base = args.base_url.rstrip("/") + "/"
-        src = Source("the bucket", lambda n: base + _q(prefix + n), None, _BUCKET_DENIED)
+        src = Source("the bucket", lambda n: base + _q(prefix + n), None)
     else:
         region, ns, bucket = args.oci.split("/")
         base = "https://objectstorage.{}.oraclecloud.com/n/{}/b/{}/o/".format(region, ns, bucket)
-        src = Source(
-            "bucket " + bucket, lambda n: base + _q(prefix + n), _instance_principal(),
-            _BUCKET_DENIED,
-        )  # fmt: skip
+        src = Source("bucket " + bucket, lambda n: base + _q(prefix + n), _instance_principal())
     # Policies and PARs take effect a little after `terraform apply` returns.
     deadline = time.monotonic() + args.auth_wait
     while True:
@@ -559,35 +544,25 @@ def source(args: Any) -> Tuple[Source, List[Entry]]:
             time.sleep(10)
 
 
-_BUCKET_DENIED = "check the PAR or the instance policy"
-
-
-def _hub_denied(model: str, token: bool) -> str:
-    if token:
-        return (
-            "the hub refused the token for {}: give it read access to the repo (and accept a "
-            "gated model's terms with the token's account)".format(model)
-        )
-    # The hub answers 401 alike for a private repo, a gated one and one that does not exist.
-    return (
-        "{} needs a hub token if it is private or gated: set Model(hub_token=True) and store "
-        "the token in an OCI Vault secret (docs/weights.md), or check the model id".format(model)
-    )
+def _refused(args: Any) -> str:
+    """What to do about a 401 or 403 from the source."""
+    if not args.hub:
+        return "check the PAR or the instance policy"
+    if args.hub_token_file:
+        fix = "the token cannot read {} (accept a gated model's terms with its account)"
+    else:
+        # The hub answers 401 alike for a private repo, a gated one and one that does not exist.
+        fix = "{} needs a hub token if private or gated: Model(hub_token=True), token in OCI Vault"
+    return fix.format(args.hub)
 
 
 def _why(err: Exception, what: str, args: Any) -> str:
     if isinstance(err, urllib.error.HTTPError):
-        if _denied(err):
-            fix = _hub_denied(args.hub, bool(args.hub_token_file)) if args.hub else _BUCKET_DENIED
-            return "{} refused access (HTTP {}); {}".format(what, err.code, fix)
-        if err.code == 404 and args.hub:
-            return "{} has no {} at revision {} (HTTP 404); check the model id and revision".format(
-                what, args.hub, args.revision
-            )
+        if err.code in (401, 403):
+            return "{} refused access (HTTP {}); {}".format(what, err.code, _refused(args))
         if err.code == 404:
-            return "{} has no {} (HTTP 404); run `gpuform weights push` first".format(
-                what, MANIFEST
-            )
+            fix = "check model.id and revision" if args.hub else "run `gpuform weights push` first"
+            return "{} has no {} (HTTP 404); {}".format(what, args.hub or MANIFEST, fix)
         return "{} answered HTTP {}".format(what, err.code)
     fix = (
         "the node needs internet access"
@@ -619,7 +594,7 @@ def pull(args: Any) -> Tuple[int, float, float]:
             raise Failure(_why(err, what, args)) from None
         # Rebooted without the source: what was verified before is still good.
         log(_why(err, what, args) + "; checking the cached manifest instead")
-        src, entries, args.verify_only = Source(what, _q, None, ""), cached, True
+        src, entries, args.verify_only = Source(what, _q, None), cached, True
     job = Pull(src, entries, args)
     job.run()
     files = [dict((k, v) for k, v in e._asdict().items() if v != "") for e in entries]

@@ -88,11 +88,14 @@ def _serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, 
 
 
 @contextmanager
-def fake_hub(model: str, files: Path, token: str | None, renamed_from: str = "") -> Iterator[Hub]:
+def fake_hub(
+    model: str, files: Path, token: str | None, renamed_from: str = "", listed: bool = False
+) -> Iterator[Hub]:
     """Serve the files under `files` as hub repo `model` (gated by `token` unless None).
 
     With `renamed_from`, that old id redirects (307, relative) to `model` on the hub itself, as
-    the hub does for a renamed repo.
+    the hub does for a renamed repo. With `listed`, the file list is public and only the files
+    are gated, as on a gated model whose terms the caller has not accepted.
     """
     blobs = {
         p.relative_to(files).as_posix(): p.read_bytes() for p in files.rglob("*") if p.is_file()
@@ -140,6 +143,8 @@ def fake_hub(model: str, files: Path, token: str | None, renamed_from: str = "")
                 query = urllib.parse.urlsplit(self.path).query
                 new = path.replace(f"/{renamed_from}/", f"/{model}/", 1)
                 _status(self, 307, {"Location": new + (f"?{query}" if query else "")})
+            elif path == f"/api/models/{model}/revision/main" and listed:
+                _send(self, json.dumps(info).encode(), "application/json")
             elif token is not None and auth != f"Bearer {token}":
                 _status(self, 401)  # the hub's answer for a gated repo without access
             elif path == f"/api/models/{model}/revision/main":
