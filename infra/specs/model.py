@@ -24,6 +24,14 @@ class Model(Spec):
     )
     revision: str = Field(default="main", pattern=r"^[\w.-]+$")
     precision: Precision = "bf16"
+    hub_token: bool = Field(
+        default=False,
+        description=(
+            "The hub repo is private or gated: nodes read a hub token from the OCI Vault secret "
+            "whose OCID is the Terraform variable hub_token_secret_ocid (never from the spec), "
+            "and the weights pull sends it to the hub alone (docs/weights.md)."
+        ),
+    )
 
     @field_validator("id")
     @classmethod

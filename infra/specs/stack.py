@@ -60,6 +60,7 @@ class StackSpec(Spec):
                 "use a CUDA image, or leave engine.image and engine.tag unset"
             )
         self._weights_fit()
+        self._hub_token_fits()
         return self
 
     def _weights_fit(self) -> None:
@@ -77,6 +78,24 @@ class StackSpec(Spec):
                 "use mode 'clone-per-node'"
             )
 
+    def _hub_token_fits(self) -> None:
+        # Only the weights step's hub pull sends the token; where there is none, the secret
+        # and its policy would grant nodes a credential they never use.
+        if not self.model.hub_token:
+            return
+        if self.engine.kind == "ollama":
+            raise ValueError(
+                f"model.hub_token = True but Ollama pulls {self.model.id!r} through its own "
+                "registry, not the Hugging Face hub; drop hub_token, or serve a hub model with "
+                "vllm, sglang or tgi"
+            )
+        if self.weights is not None:
+            raise ValueError(
+                f"model.hub_token = True but weights.bucket {self.weights.bucket!r} is set, and "
+                "nodes read their weights from it, never from the hub; drop hub_token (use your "
+                "token where you download the model for `gpuform weights push`)"
+            )
+
     @property
     def name(self) -> str:
         return self.deployment.name
@@ -86,6 +105,12 @@ class StackSpec(Spec):
         """The endpoint checks an API key kept in OCI Vault: the stack asks for one and its
         engine can enforce it (Ollama cannot), so nodes need the secret and read access to it."""
         return self.endpoint.require_api_key and driver(self.engine.kind).api_key is not None
+
+    @property
+    def uses_hub_token(self) -> bool:
+        """Nodes read a hub token from OCI Vault for the weights pull (validated to be a hub
+        pull: no bucket, an engine whose weights gpuform fetches)."""
+        return self.model.hub_token
 
     @property
     def image_ref(self) -> str:

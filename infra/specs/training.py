@@ -65,6 +65,15 @@ class TrainingStackSpec(Spec):
     """An OCI File Storage file system every node mounts: checkpoints, datasets, weights."""
 
     @model_validator(mode="after")
+    def _no_hub_token(self) -> TrainingStackSpec:
+        if self.model.hub_token:
+            raise ValueError(
+                "model.hub_token = True but a training cluster's nodes pull no weights "
+                "themselves (your job does); drop hub_token and give the job its own token"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _parallel_sizes_fit(self) -> TrainingStackSpec:
         t = self.training
         gpus = self.nodes.count * self.nodes.shape_info.gpus
