@@ -29,6 +29,10 @@ WEIGHTS_URL = "gpuform_weights_url"
 #: A read-only PAR URL of the cluster network's roster: "INDEX INSTANCE_OCID PRIVATE_IP" lines
 #: Terraform writes once the pool's instances exist (docs/cluster-network.md); "" elsewhere.
 ROSTER_URL = "gpuform_roster_url"
+#: The OCI Vault secret holding a private or gated hub repo's token (Model.hub_token). Only
+#: such stacks set it and only their nodes read it: every other stack's metadata and user_data
+#: stay as they were, so adding the key replaces no cluster network's instance configuration.
+HUB_TOKEN_SECRET_ID = "gpuform_hub_token_secret_id"
 
 #: Keys the bootstrap reads at boot (user_data and ssh keys are consumed by cloud-init itself).
 BOOT_KEYS = (
@@ -44,6 +48,12 @@ BOOT_KEYS = (
 )
 
 
+def boot_keys(*, hub_token: bool) -> tuple[str, ...]:
+    """The keys a node of a stack reads at boot: BOOT_KEYS, and the hub token's secret where
+    the stack asks for one."""
+    return (*BOOT_KEYS, HUB_TOKEN_SECRET_ID) if hub_token else BOOT_KEYS
+
+
 @dataclass(frozen=True)
 class ApplyTimeValues:
     """Values Terraform resolves at apply time (tokens at synth, fakes in the boot harness)."""
@@ -55,6 +65,8 @@ class ApplyTimeValues:
     weights_namespace: str = ""
     weights_url: str = ""
     roster_url: str = ""
+    hub_token_secret_id: str = ""
+    """Set only on stacks that ask for a hub token; "" leaves the key out of the metadata."""
 
 
 def instance_metadata(
@@ -73,7 +85,7 @@ def instance_metadata(
         WEIGHTS_NAMESPACE: values.weights_namespace,
         WEIGHTS_URL: values.weights_url,
         ROSTER_URL: values.roster_url,
-    }
+    } | ({HUB_TOKEN_SECRET_ID: values.hub_token_secret_id} if values.hub_token_secret_id else {})
 
 
 def pool_metadata(

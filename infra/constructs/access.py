@@ -17,6 +17,8 @@ class InstanceAccessProps:
     api_key_secret_id: str | None
     weights_bucket: str | None = None
     """The bucket the nodes read their weights from (docs/weights.md)."""
+    hub_token_secret_id: str | None = None
+    """The secret holding a private or gated hub repo's token (Model.hub_token)."""
     instance_ids: tuple[str, ...] = ()
     """The GPU instances the group admits, by OCID: nothing else in the compartment (the
     bastion with its public IP included) reads what they read."""
@@ -99,6 +101,12 @@ def _statements(group: str, props: InstanceAccessProps) -> Iterator[str]:
         yield (
             f"Allow dynamic-group {group} to read secret-bundles in compartment id "
             f"{props.compartment_id} where target.secret.id = '{props.api_key_secret_id}'"
+        )
+    # The hub token's secret, by OCID, likewise: that secret and no other.
+    if props.hub_token_secret_id:
+        yield (
+            f"Allow dynamic-group {group} to read secret-bundles in compartment id "
+            f"{props.compartment_id} where target.secret.id = '{props.hub_token_secret_id}'"
         )
     # Objects of one bucket: `read objects` is GET and HEAD of an object (and listing), and
     # the condition keeps every other bucket of the compartment out of reach.

@@ -33,6 +33,8 @@ class GpuClusterProps:
     """The stack's provider settings; identity resources reuse them for the home region."""
     node_image_id: str | None = None
     """A custom image's OCID from a Terraform variable, when the stack names none itself."""
+    hub_token_secret_id: str | None = None
+    """The hub token's secret OCID (Terraform variable), when the model asks for a token."""
 
 
 class GpuCluster(Construct):
@@ -102,6 +104,7 @@ class GpuCluster(Construct):
                 nsg_id=self.network.node_nsg.id,
                 ssh_authorized_keys=props.ssh_authorized_keys,
                 api_key_secret_id=props.api_key_secret_id or "",
+                hub_token_secret_id=props.hub_token_secret_id or "",
                 shared_fs_ip=self.shared_fs.ip if self.shared_fs else "",
                 weights_namespace=self.weights.namespace if self.weights else "",
                 weights_url=self.weights.par_url if self.weights else "",
@@ -123,12 +126,13 @@ class GpuCluster(Construct):
                     tenancy_id=props.tenancy_id,
                     compartment_id=c,
                     api_key_secret_id=props.api_key_secret_id,
+                    hub_token_secret_id=props.hub_token_secret_id,
                     weights_bucket=self.weights.bucket_name if self.weights else None,
                     instance_ids=tuple(i.id for i in self.nodes.instances),
                     provider_args=props.provider_args,
                 ),
             )
-            if props.api_key_secret_id or self.weights
+            if props.api_key_secret_id or props.hub_token_secret_id or self.weights
             else None
         )
         self.bastion = Bastion(

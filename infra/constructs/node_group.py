@@ -43,6 +43,8 @@ class NodeGroupProps:
     """A custom image's OCID from a Terraform variable (nodes.image.custom without an OCID)."""
     region: str = ""
     """The stack's region: a cluster network's roster URL names it."""
+    hub_token_secret_id: str = ""
+    """The hub token's secret OCID, as instance metadata; "" (and no key) without one."""
 
 
 class NodeGroup(Construct):
@@ -140,6 +142,7 @@ def _values(props: NodeGroupProps, head_ip: str = "") -> node_metadata.ApplyTime
         shared_fs_ip=props.shared_fs_ip,
         weights_namespace=props.weights_namespace,
         weights_url=props.weights_url,
+        hub_token_secret_id=props.hub_token_secret_id,
     )
 
 

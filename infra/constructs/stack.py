@@ -52,6 +52,16 @@ class GpuStack(TerraformStack):
             if isinstance(spec, StackSpec) and spec.uses_api_key
             else None
         )
+        # A private or gated hub repo: the weights pull's token, read by the nodes the same way.
+        hub_token = (
+            self._var(
+                "hub_token_secret_ocid",
+                "OCID of the OCI Vault secret holding the model hub token (a private or gated "
+                "repo; the nodes' weights pull sends it to the hub alone).",
+            )
+            if isinstance(spec, StackSpec) and spec.uses_hub_token
+            else None
+        )
         image = spec.nodes.image
         node_image = (
             self._var(
@@ -81,6 +91,7 @@ class GpuStack(TerraformStack):
                 compartment_id=compartment,
                 ssh_authorized_keys=ssh_key,
                 api_key_secret_id=secret,
+                hub_token_secret_id=hub_token,
                 provider_args=provider_args,
                 node_image_id=node_image,
             ),
