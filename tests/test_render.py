@@ -115,6 +115,17 @@ INLINE: dict[str, StackSpec] = {
         Engine(kind="tgi"),
         shared_storage=SharedStorage(mount_path="/data/shared", access="read-only"),
     ),
+    # A private or gated hub repo: the hub-token step before the weights pull, dnf and apt.
+    "vllm-h100-dnf-nvme-hub-token": _stack(
+        NodeGroup(shape="BM.GPU.H100.8"),
+        LLAMA_70B.model_copy(update={"hub_token": True}),
+        Engine(kind="vllm"),
+    ),
+    "sglang-mi300x-amd-apt-2-nodes-hub-token": _stack(
+        NodeGroup(shape="BM.GPU.MI300X.8", count=2, image=UBUNTU),
+        Model(id="deepseek-ai/DeepSeek-R1", precision="bf16", hub_token=True),
+        Engine(kind="sglang", max_model_len=131072, gpu_memory_utilization=0.8),
+    ),
 }
 
 

@@ -1,6 +1,6 @@
 """The typed context templates render from: every decision about a node is made here.
 
-The context is cut into parts (node, host, paths, limits, metadata, engine, api_key); a step
+The context is cut into parts (node, host, paths, limits, metadata, engine, api_key, ...); a step
 declares the parts its templates read and is rendered with those alone, so a template that
 reaches for anything else fails under StrictUndefined. Templates only lay out shell, systemd
 and YAML around these values; they hold no policy.
@@ -25,7 +25,7 @@ PackageManager = Literal["dnf", "apt"]
 Part = Literal[
     "node", "host", "paths", "limits", "metadata", "engine", "api_key", "rdma", "ray", "torchrun",
     "weights", "firewall",
-    "storage",
+    "storage", "hub_token",
 ]  # fmt: skip
 
 CONTAINER_NAME = "gpuform-engine"
@@ -167,6 +167,18 @@ class ApiKeyPart:
 
 
 @dataclass(frozen=True)
+class HubTokenPart:
+    """Where a private or gated hub repo's token goes on the node, for the weights pull alone;
+    the token itself never passes through here."""
+
+    secret_id_key: str
+    secret_id_var: str
+    env_file: str
+    env_var: str = "HF_TOKEN"
+    """The hub's own name for it (huggingface_hub reads HF_TOKEN); the pull reads the file."""
+
+
+@dataclass(frozen=True)
 class EnginePart:
     """The engine container of one node."""
 
@@ -294,6 +306,8 @@ class NodeContext:
     firewall: FirewallPart | None = None
     storage: StoragePart | None = None
     """The shared File Storage mount, when the stack has one."""
+    hub_token: HubTokenPart | None = None
+    """A token for a private or gated hub repo, when the stack's model asks for one."""
     paths: PathsPart = field(default_factory=PathsPart)
     limits: LimitsPart = field(default_factory=LimitsPart)
 
@@ -302,11 +316,11 @@ class NodeContext:
         return {n: getattr(self, n) for n in names}
 
 
-def _metadata_keys() -> tuple[MetadataKey, ...]:
+def _metadata_keys(*, hub_token: bool) -> tuple[MetadataKey, ...]:
     # The stack name is always set by Terraform, so it doubles as the "IMDS reachable" probe.
     return tuple(
         MetadataKey(k, k.upper(), required=k == node_metadata.STACK)
-        for k in node_metadata.BOOT_KEYS
+        for k in node_metadata.boot_keys(hub_token=hub_token)
     )
 
 
@@ -356,7 +370,7 @@ def build_context(stack: AnyStack, node_index: int, settings: EngineSettings) ->
             gpu_flags=_AMD_FLAGS if shape.vendor == "amd" else _NVIDIA_FLAGS,
         ),
         engine=None,
-        metadata=_metadata_keys(),
+        metadata=_metadata_keys(hub_token=isinstance(stack, StackSpec) and stack.uses_hub_token),
         api_key=None,
         rdma=_rdma(stack, settings),
         storage=storage_part(stack.shared_storage),
@@ -380,6 +394,9 @@ def _serving(common: NodeContext, stack: StackSpec, settings: EngineSettings) ->
     command = drv.command(inputs)
     wants_key = stack.endpoint.require_api_key and command.serves_http
     secret = next(m for m in common.metadata if m.key == node_metadata.API_KEY_SECRET_ID)
+    hub_secret = next(
+        (m for m in common.metadata if m.key == node_metadata.HUB_TOKEN_SECRET_ID), None
+    )
     ray = (
         RayPart(command.ray_role, stack.image_ref, cache_dir=drv.container_cache)
         if command.ray_role
@@ -405,6 +422,12 @@ def _serving(common: NodeContext, stack: StackSpec, settings: EngineSettings) ->
         ),
         ray=ray,
         weights=weights,
+        # The spec allows a token only where the weights step pulls from the hub.
+        hub_token=(
+            HubTokenPart(hub_secret.key, hub_secret.var, f"{common.paths.etc}/hub-token.env")
+            if hub_secret is not None and weights is not None and weights.source == "hub"
+            else None
+        ),
         firewall=(
             replace(common.firewall, tcp_ports=(*drv.ports(inputs), *_ray_ports(ray)))
             if common.firewall

@@ -119,6 +119,18 @@ STEPS: tuple[Step, ...] = (
         missing_words=("internet", "PyPI"),
         when=lambda c: c.api_key is not None,
     ),
+    Step(
+        # A private or gated hub repo: the token the weights pull sends, fetched as the API key
+        # is (instance principal, bounded retry while IAM catches up).
+        "hub-token",
+        ("hub-token",),
+        reads=("host", "paths", "limits", "hub_token"),
+        requires=("node-env",),
+        system_wants=_NET,
+        needs=frozenset({"internet", "secret"}),
+        missing_words=("internet", "PyPI"),
+        when=lambda c: c.hub_token is not None,
+    ),
     # The engine Requires= this step, not Wants=: a stack that asks for shared storage keeps
     # checkpoints, datasets or weights there. Started without the mount, a workload would write
     # into the bare directory on the boot volume, which a later mount hides, and nodes would
@@ -179,8 +191,8 @@ STEPS: tuple[Step, ...] = (
     Step(
         "weights",
         ("weights", "weights-fetch.py"),
-        reads=("host", "paths", "weights"),
-        requires=("node-env", "weights-volume"),
+        reads=("host", "paths", "weights", "hub_token"),
+        requires=("node-env", "weights-volume", "hub-token"),
         # Without local NVMe (and without a volume) the cache stays on the boot volume.
         wants=("localdisk",),
         system_wants=_NET,
