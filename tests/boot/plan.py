@@ -166,6 +166,7 @@ def plan_stack(stack: AnyStack, weights_url: str = "") -> list[NodePlan]:
             # As Terraform sets it: workers get their replica head's private IP, a head "".
             head_ip="" if node.role == "head" else str(addrs[node.head].ip),
             weights_url=weights_url,
+            hub_token_secret_id=_hub_token_secret(booted),
         )
         metadata = dict(node.metadata(values))
         instance_id = _instance_id(booted, node.index)
@@ -212,6 +213,7 @@ def _pool_plans(
         head_ip="",
         weights_url=weights_url,
         roster_url=url,
+        hub_token_secret_id=_hub_token_secret(stack),
     )
     metadata = dict(
         node_metadata.pool_metadata(
@@ -250,6 +252,11 @@ def _pool_plans(
         )
         for n in nodes
     ]
+
+
+def _hub_token_secret(stack: AnyStack) -> str:
+    # As Terraform sets it: only a stack whose hub repo needs a token names a secret.
+    return FAKE_SECRET_ID if isinstance(stack, StackSpec) and stack.uses_hub_token else ""
 
 
 def _served_ports(
