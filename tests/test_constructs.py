@@ -70,6 +70,11 @@ def test_network_opens_ssh_and_api_only_to_the_given_ranges(tmp_path: Path) -> N
     }
     (vcn,) = _all(doc, "oci_core_vcn")
     assert vcn["cidr_blocks"] == ["10.1.0.0/16"]
+    # The subnets' list admits only path-MTU ICMP: were it to admit the VCN, every port of every
+    # VNIC in a subnet would be open whatever the NSGs say (OCI takes the union of both).
+    (baseline,) = _all(doc, "oci_core_security_list")
+    (pmtu,) = baseline["ingress_security_rules"]
+    assert pmtu["protocol"] == "1" and pmtu["icmp_options"] == {"type": 3, "code": 4}
 
 
 def test_node_group_follows_the_node_plan(tmp_path: Path) -> None:

@@ -2,8 +2,9 @@
 
 The mount target takes an address in the GPU nodes' private subnet (OCI suggests a subnet of
 its own when addresses run short; the private /20 has room) with an NSG of its own that admits
-NFS alone, from the nodes' range alone; the export admits the same range, read-write or
-read-only. Nodes learn the mount
+NFS alone, from the nodes' range alone (the subnets' own security list admits nothing from the
+VCN, infra/constructs/network.py, so this NSG is the only way in); the export admits the same
+range, read-write or read-only. Nodes learn the mount
 target's address at apply time through instance metadata (infra/node_metadata.py).
 
 Sources: oracle/terraform-provider-oci website/docs/r/file_storage_file_system.html.markdown,

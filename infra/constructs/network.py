@@ -125,12 +125,13 @@ class Network(Construct):
                 egress_security_rules=[
                     oci.EgressSecurityRule(destination=_ANYWHERE, protocol="all")
                 ],
+                # Nothing else comes in through the subnets' list: OCI admits a packet that any
+                # security list or NSG rule admits, so a VCN-wide rule here would open every
+                # port of every VNIC in the subnet (the File Storage mount target's included)
+                # whatever its NSG says. Each role's NSG admits exactly its own traffic; the
+                # GPU nodes' admits the VCN for Ray, NCCL, SSH from the bastion and the load
+                # balancer's health checks.
                 ingress_security_rules=[
-                    oci.IngressSecurityRule(
-                        source=str(self.props.vcn_cidr),
-                        protocol="all",
-                        description="inside the VCN",
-                    ),
                     # Path MTU discovery: without it large responses stall behind some links.
                     oci.IngressSecurityRule(
                         source=_ANYWHERE,
