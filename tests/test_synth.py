@@ -474,3 +474,17 @@ def test_usage_errors_are_one_line_too(args: list[str], line: str) -> None:
     assert result.code == 2
     assert result.stderr == line + "\n"
     assert result.stdout == ""
+
+
+def test_depends_on_names_bare_addresses(synthesized: dict[str, dict[str, Any]]) -> None:
+    """Terraform's JSON syntax takes `depends_on` entries as `TYPE.NAME`; a "${...}" template
+    there stops `terraform validate` before a single provider call."""
+    seen = 0
+    for name, doc in synthesized.items():
+        for kind in ("resource", "data"):
+            for tf_type, blocks in doc.get(kind, {}).items():
+                for block_name, block in blocks.items():
+                    for ref in block.get("depends_on", []):
+                        seen += 1
+                        assert re.fullmatch(r"(data\.)?oci_\w+\.\w+", ref), (name, block_name, ref)
+    assert seen, "no example stack has a depends_on: the check above checked nothing"

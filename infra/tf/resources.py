@@ -63,7 +63,8 @@ class Resource(Generic[A]):
             # A second configuration of the provider (the tenancy's home region, for IAM).
             self._tf.add_override("provider", provider.reference)
         if depends_on:
-            self._tf.add_override("depends_on", [d.fqn for d in depends_on])
+            # Bare addresses: Terraform's JSON syntax rejects a "${...}" template here.
+            self._tf.add_override("depends_on", [d.address for d in depends_on])
         lifecycle: dict[str, Any] = {}
         if ignore_changes:
             lifecycle["ignore_changes"] = list(ignore_changes)
@@ -117,7 +118,7 @@ class DataSource(Generic[A]):
             self._tf.add_override("provider", provider.reference)
         if depends_on:
             # Read only once these exist (Terraform then reads it during apply, not plan).
-            self._tf.add_override("depends_on", [d.fqn for d in depends_on])
+            self._tf.add_override("depends_on", [d.address for d in depends_on])
         if postconditions:
             self._tf.add_override(
                 "lifecycle", {"postcondition": [c.to_tf() for c in postconditions]}
