@@ -24,6 +24,8 @@ BEHAVIOUR = Path(__file__).parent / "standin_oci" / "behaviour.json"
 READ_BACK_VALUE_KEYS = frozenset({"value", "value_from", "value_if_unset", "transform"})
 #: When the real provider stores the read-back value (README "read_back").
 READ_BACK_WHEN = frozenset({"read", "apply_and_read", "plan_apply_and_read"})
+#: Where a read-back value comes from (README "read_back"); provider_source when left out.
+READ_BACK_BASIS = frozenset({"provider_source", "service_docs", "assumed"})
 #: Entry fields whose keys or items are argument paths of the resource type.
 PATH_FIELDS = (
     "force_new",
@@ -119,6 +121,7 @@ def test_read_back_says_what_state_holds_when_and_why(tf_type: str) -> None:
     for path, quirk in _entries()[tf_type]["read_back"].items():
         assert len(READ_BACK_VALUE_KEYS & set(quirk)) == 1, f"{tf_type} {path}: {quirk}"
         assert quirk["on"] in READ_BACK_WHEN, f"{tf_type} {path}"
+        assert quirk.get("basis", "provider_source") in READ_BACK_BASIS, f"{tf_type} {path}"
         assert isinstance(quirk["why"], str) and quirk["why"].strip(), f"{tf_type} {path}"
 
 
