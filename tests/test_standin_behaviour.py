@@ -21,7 +21,9 @@ from infra.tf.schema import BUILTIN_RESOURCES, BlockSchema, load_schema
 BEHAVIOUR = Path(__file__).parent / "standin_oci" / "behaviour.json"
 
 #: Keys of a read_back entry that say what state holds; exactly one per entry.
-READ_BACK_VALUE_KEYS = frozenset({"value", "value_from", "value_if_unset", "transform"})
+READ_BACK_VALUE_KEYS = frozenset(
+    {"value", "value_from", "value_if_unset", "value_desc", "transform"}
+)
 #: When the real provider stores the read-back value (README "read_back").
 READ_BACK_WHEN = frozenset({"read", "apply_and_read", "plan_apply_and_read"})
 #: Where a read-back value comes from (README "read_back"); provider_source when left out.
