@@ -2,7 +2,7 @@
 
 A registry: each type may add a filler that sees the planned values (unknowns still in place)
 and the tenancy, and returns values for attributes; the generic pass then gives every remaining
-unknown a value by name (id, state, time_created, *_id) or null, as terraform-plugin-sdk v2
+unknown a value by name (id, state, time_created, region) or null, as terraform-plugin-sdk v2
 stores an attribute the provider never set.
 """
 
@@ -63,8 +63,14 @@ def _first(values: Mapping[str, Any], block: str) -> dict[str, Any]:
     return dict(first) if isinstance(first, dict) else {}
 
 
-def fill(block: Block, values: dict[str, Any], ctx: Context) -> dict[str, Any]:
-    """`values` with no unknown left."""
+def fill(
+    block: Block,
+    values: dict[str, Any],
+    ctx: Context,
+    quirks: Callable[[dict[str, Any]], dict[str, Any]] = lambda v: v,
+) -> dict[str, Any]:
+    """`values` with no unknown left: the type's filler, then `quirks` (behaviour.json's
+    values), then a generic value by attribute name."""
     known = dict(values)
     if known.get("id") is UNKNOWN:
         known["id"] = world.ocid(world.ocid_kind(ctx.tf_type), ctx.region)
@@ -73,6 +79,7 @@ def fill(block: Block, values: dict[str, Any], ctx: Context) -> dict[str, Any]:
         for name, value in specific(known, ctx).items():
             if known.get(name) is UNKNOWN:
                 known[name] = value
+    known = quirks(known)
 
     def generic(path: str, attribute: Attribute, value: Any, _other: Any) -> Any:
         if value is not UNKNOWN:
@@ -84,8 +91,6 @@ def fill(block: Block, values: dict[str, Any], ctx: Context) -> dict[str, Any]:
             return world.now()
         if name == "region":
             return ctx.region
-        if name.endswith("_id") and attribute.type == "string":
-            return world.ocid(name.removesuffix("_id").replace("_", ""), ctx.region)
         return None
 
     return map_attributes(block, known, None, generic)

@@ -49,8 +49,16 @@ class NestedBlock:
 
 @dataclass(frozen=True)
 class ReadBack:
-    value: Any
+    """One behaviour.json read_back entry (tests/standin_oci/README.md, "read_back")."""
+
+    on: str
     why: str
+    has_value: bool = False
+    value: Any = None
+    has_value_if_unset: bool = False
+    value_if_unset: Any = None
+    value_from: str = ""
+    transform: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,8 @@ class Behaviour:
     optional_not_computed: frozenset[str] = frozenset()
     defaults: Mapping[str, Any] = field(default_factory=dict)
     read_back: Mapping[str, ReadBack] = field(default_factory=dict)
+    diff_suppress: Mapping[str, Any] = field(default_factory=dict)
+    force_new_if: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -109,9 +119,20 @@ def _behaviour(raw: Mapping[str, Any]) -> Behaviour:
         optional_not_computed=frozenset(raw.get("optional_not_computed", ())),
         defaults=dict(raw.get("defaults", {})),
         read_back={
-            path: ReadBack(spec.get("value"), str(spec.get("why", "")))
+            path: ReadBack(
+                on=str(spec.get("on", "read")),
+                why=str(spec.get("why", "")),
+                has_value="value" in spec,
+                value=spec.get("value"),
+                has_value_if_unset="value_if_unset" in spec,
+                value_if_unset=spec.get("value_if_unset"),
+                value_from=str(spec.get("value_from", "")),
+                transform=str(spec.get("transform", "")),
+            )
             for path, spec in raw.get("read_back", {}).items()
         },
+        diff_suppress=dict(raw.get("diff_suppress", {})),
+        force_new_if=dict(raw.get("force_new_if", {})),
     )
 
 

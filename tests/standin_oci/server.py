@@ -23,7 +23,7 @@ import sys
 import tempfile
 import threading
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent import futures
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,10 +35,19 @@ from tf.gen import grpc_stdio_pb2_grpc as stdio_rpc
 from tf.gen import tfplugin_pb2 as pb
 from tf.gen import tfplugin_pb2_grpc as rpc
 
-from . import fillers, readers, world
+from . import behaviour, fillers, readers, world
 from .schema import Attribute, Block, NestedBlock, ProviderSchema, TypeSchema, load
 from .store import tenancy
-from .values import UNKNOWN, changed_paths, conform_block, decode, encode, map_attributes
+from .values import (
+    UNKNOWN,
+    changed_paths,
+    conform_block,
+    decode,
+    encode,
+    get_path,
+    map_attributes,
+    set_path,
+)
 
 CERT_FILE, KEY_FILE = "standin-cert.pem", "standin-key.pem"
 _NESTING = {"list": pb.Schema.NestedBlock.LIST, "single": pb.Schema.NestedBlock.SINGLE}
@@ -93,10 +102,6 @@ def _value(dv: pb.DynamicValue) -> Any:
     if dv.json:
         return json.loads(dv.json)
     return decode(dv.msgpack)
-
-
-def _requires_replace(force_new: frozenset[str], dotted: str) -> bool:
-    return dotted in force_new or any(dotted.startswith(f + ".") for f in force_new)
 
 
 R = TypeVar("R")
@@ -181,8 +186,7 @@ class StandInProvider(rpc.ProviderServicer):  # type: ignore[misc]
             stored = ten.get(current.get("id")) if current else None
         if stored is None:  # gone from the tenancy: Terraform plans to create it again
             return pb.ReadResource.Response(new_state=_dv(None), private=request.private)
-        for path, quirk in t.behaviour.read_back.items():
-            stored = _set_path(stored, path.split("."), quirk.value)
+        stored = behaviour.apply(t, stored, "read")
         return pb.ReadResource.Response(
             new_state=_dv(conform_block(t.block, stored)), private=request.private
         )
@@ -206,16 +210,22 @@ class StandInProvider(rpc.ProviderServicer):  # type: ignore[misc]
                 return UNKNOWN
             return value
 
-        planned = map_attributes(t.block, proposed, config, plan)
+        planned = behaviour.apply(t, map_attributes(t.block, proposed, config, plan), "plan")
         replace = []
         if prior is not None:
-            replace = [
-                _path_pb(exact)
-                for dotted, exact in changed_paths(t.block, prior, planned)
-                if _requires_replace(t.behaviour.force_new, dotted)
-            ]
+            for dotted, exact in changed_paths(t.block, prior, planned):
+                old, new = get_path(prior, exact), get_path(planned, exact)
+                if behaviour.suppressed(t, dotted, old, new):
+                    set_path(planned, exact, old)
+                elif dotted in t.behaviour.force_new or behaviour.replaces_map(t, dotted, old, new):
+                    replace.append(_path_pb(exact))
+        # SDKv2 answers with legacy_type_system (helper/schema/grpc_provider.go), so Terraform
+        # accepts a planned value that differs from the configuration (a StateFunc's hash).
         return pb.PlanResourceChange.Response(
-            planned_state=_dv(planned), requires_replace=replace, planned_private=b""
+            planned_state=_dv(planned),
+            requires_replace=replace,
+            planned_private=b"",
+            legacy_type_system=True,
         )
 
     @_guarded(pb.ApplyResourceChange.Response)
@@ -229,11 +239,14 @@ class StandInProvider(rpc.ProviderServicer):  # type: ignore[misc]
                     ten.delete(str(prior.get("id")))
                 return pb.ApplyResourceChange.Response(new_state=_dv(None))
             ctx = fillers.Context(t.name, self.region, ten)
-            new = conform_block(t.block, fillers.fill(t.block, planned, ctx))
+            filled = fillers.fill(t.block, planned, ctx, lambda v: behaviour.apply(t, v, "apply"))
+            new = conform_block(t.block, filled)
             ten.put(str(new["id"]), t.name, new)
             for kind, child in ctx.children:
                 ten.put(str(child["id"]), kind, child, owner=str(new["id"]))
-        return pb.ApplyResourceChange.Response(new_state=_dv(new), private=b"")
+        return pb.ApplyResourceChange.Response(
+            new_state=_dv(new), private=b"", legacy_type_system=True
+        )
 
     @_guarded(pb.ImportResourceState.Response)
     def ImportResourceState(self, request: Any, context: Any) -> Any:
@@ -265,21 +278,6 @@ class StandInProvider(rpc.ProviderServicer):  # type: ignore[misc]
             digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
             state["id"] = f"{t.name}-{digest.hexdigest()[:16]}"
         return pb.ReadDataSource.Response(state=_dv(conform_block(t.block, state)))
-
-
-def _set_path(values: Mapping[str, Any], steps: list[str], new: Any) -> dict[str, Any]:
-    out = dict(values)
-    head, rest = steps[0], steps[1:]
-    if not rest:
-        if head in out:
-            out[head] = new
-        return out
-    inner = out.get(head)
-    if isinstance(inner, list):
-        out[head] = [_set_path(i, rest, new) for i in inner]
-    elif isinstance(inner, dict):
-        out[head] = _set_path(inner, rest, new)
-    return out
 
 
 # -- go-plugin ----------------------------------------------------------------------------------

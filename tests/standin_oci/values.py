@@ -156,8 +156,10 @@ def changed_paths(
             if nested.nesting == "single":
                 ov, nv = ([ov] if ov else []), ([nv] if nv else [])
             ol, nl = ov or [], nv or []
-            if nl is UNKNOWN:
+            if nl is UNKNOWN or len(ol) != len(nl):
+                # A block's own path stands for its number of items (SDKv2 diffs "name.#").
                 found.append((f"{dotted}{name}", (*exact, name)))
+            if nl is UNKNOWN:
                 continue
             for i in range(max(len(ol), len(nl))):
                 oi = ol[i] if i < len(ol) else {}
@@ -166,3 +168,20 @@ def changed_paths(
 
     walk(block, old or {}, new or {}, "", ())
     return found
+
+
+def get_path(values: Any, steps: tuple[Step, ...]) -> Any:
+    for step in steps:
+        if values is None or values is UNKNOWN:
+            return None
+        if isinstance(step, int):
+            values = values[step] if isinstance(values, list) and step < len(values) else None
+        else:
+            values = values.get(step) if isinstance(values, dict) else None
+    return values
+
+
+def set_path(values: Any, steps: tuple[Step, ...], new: Any) -> None:
+    holder = get_path(values, steps[:-1])
+    if isinstance(holder, dict) and isinstance(steps[-1], str):
+        holder[steps[-1]] = new

@@ -90,7 +90,7 @@ def availability_domains(region: str, compartment_id: str) -> list[dict[str, Any
 def images(region: str, compartment_id: str, shape: str | None) -> list[dict[str, Any]]:
     """Platform images newest first: GPU shapes get the GPU build too, as the real list does."""
     names = ["Oracle-Linux-8.10-2025.11.20-0"]
-    if shape and shape.startswith("BM.GPU"):
+    if shape and ".GPU" in shape:
         names.insert(0, "Oracle-Linux-8.10-Gen2-GPU-2025.11.20-0")
     return [
         {
