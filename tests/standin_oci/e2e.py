@@ -54,6 +54,8 @@ class StackRun:
     outputs: dict[str, Any] = field(default_factory=dict)
     objects_after_apply: int = 0
     day2: dict[str, subprocess.CompletedProcess[str]] = field(default_factory=dict)
+    replanned: subprocess.CompletedProcess[str] | None = None
+    destroy_failure: StepFailed | None = None
 
     @property
     def folder(self) -> Path:
@@ -94,9 +96,22 @@ class StackRun:
     ) -> subprocess.CompletedProcess[str]:
         return self.run(step, [TERRAFORM, *args, "-no-color"], ok)
 
+    @property
+    def home(self) -> Path:
+        """A home of the run's own: day-2 commands write ~/.ssh/gpuform and ~/.gpuform, and a
+        test must not touch the user's."""
+        return self.state.parent / f"{self.stack}.home"
+
     def gpuform(self, *args: str) -> subprocess.CompletedProcess[str]:
+        self.home.mkdir(parents=True, exist_ok=True)
+        env = {
+            **self.env(),
+            "HOME": str(self.home),
+            "GPUFORM_HOME": str(self.home / ".gpuform"),
+            "GPUFORM_SSH_CONFIG_DIR": str(self.home / ".ssh" / "gpuform"),
+        }
         return subprocess.run(
-            [*GPUFORM, *args], cwd=REPO, env=self.env(),
+            [*GPUFORM, *args], cwd=REPO, env=env,
             capture_output=True, text=True, timeout=STATUS_TIMEOUT_S + 30, check=False,
         )  # fmt: skip
 
@@ -145,25 +160,52 @@ def stacks(out_dir: Path) -> list[str]:
     return sorted(p.name for p in (out_dir / "stacks").iterdir() if (p / "cdk.tf.json").exists())
 
 
-def full_flow(run: StackRun) -> str:
-    """Every step; one summary line, or StepFailed."""
+def walk(run: StackRun) -> StackRun:
+    """Every step, keeping what each printed; StepFailed where the flow cannot go on."""
     start = time.monotonic()
     run.deploy()
     run.day2_commands()
+    run.replanned = run.replan()
+    run.destroy_failure = None
+    try:
+        run.destroy()
+    except StepFailed as err:
+        run.destroy_failure = err
+    run.seconds["total"] = time.monotonic() - start
+    return run
+
+
+def verdict(run: StackRun) -> str:
+    """One summary line, or StepFailed naming the first step that went wrong."""
     for name in ("nodes", "ssh-config"):
         if run.day2[name].returncode != 0:
             raise StepFailed(run.stack, f"gpuform {name}", run.day2[name].stderr)
     if "Traceback" in run.day2["status"].stderr:
         raise StepFailed(run.stack, "gpuform status", run.day2["status"].stderr)
-    replan = run.replan()
-    if replan.returncode != 0:
-        raise StepFailed(run.stack, "re-plan clean", replan.stdout)
-    run.destroy()
+    if run.replanned is None or run.replanned.returncode != 0:
+        raise StepFailed(run.stack, "re-plan clean", run.replanned.stdout if run.replanned else "")
+    if run.destroy_failure is not None:
+        raise run.destroy_failure
     nodes = len(run.outputs.get("nodes", {}).get("value") or [])
     return (
         f"{run.stack}: {run.objects_after_apply} objects, {nodes} node(s), "
-        f"{time.monotonic() - start:.0f}s"
+        f"{run.seconds['total']:.0f}s"
     )
+
+
+def walk_all(runs: Sequence[StackRun], jobs: int | None = None) -> dict[str, StackRun | StepFailed]:
+    """Every stack's walk, `jobs` at a time (TF_E2E_JOBS, default 2: CI has 2 cores and a
+    Terraform run waits on its plugin processes much of the time)."""
+    jobs = jobs or int(os.environ.get("TF_E2E_JOBS", "2"))
+
+    def one(run: StackRun) -> StackRun | StepFailed:
+        try:
+            return walk(run)
+        except StepFailed as err:
+            return err
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return dict(zip([r.stack for r in runs], pool.map(one, runs), strict=True))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -174,19 +216,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         out_dir = root / "synth" / "out"
         synth(out_dir)
         names = wanted or stacks(out_dir)
+        runs = [StackRun(n, out_dir, mirror, root / "state" / f"{n}.json") for n in names]
         failed = 0
-
-        def one(name: str) -> str:
-            run = StackRun(name, out_dir, mirror, root / "state" / f"{name}.json")
+        for name, result in walk_all(runs).items():
             try:
-                return full_flow(run)
+                if isinstance(result, StepFailed):
+                    raise result
+                print(verdict(result), flush=True)
             except StepFailed as err:
-                return f"{name}: FAILED at {err.step}\n{err.output}"
-
-        with ThreadPoolExecutor(max_workers=int(os.environ.get("TF_E2E_JOBS", "2"))) as pool:
-            for line in pool.map(one, names):
-                failed += " FAILED at " in line
-                print(line, flush=True)
+                failed += 1
+                print(f"{name}: FAILED at {err.step}\n{err.output}", flush=True)
         if failed:
             print(f"{failed} of {len(names)} stacks failed", file=sys.stderr)
             return 1
