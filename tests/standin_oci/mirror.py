@@ -57,6 +57,9 @@ class Mirror:
             "CHECKPOINT_DISABLE": "1",
             "TF_IN_AUTOMATION": "1",
             "TF_INPUT": "0",
+            # `terraform providers lock` (cdktf deploy runs it after init) asks the origin
+            # registry unless told where the mirror is; the CLI config does not reach it.
+            "TF_CLI_ARGS_providers_lock": f"-fs-mirror={self.root / 'mirror'}",
             STATE_ENV: str(state),
         }
 
