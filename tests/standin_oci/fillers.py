@@ -192,7 +192,10 @@ def _bucket(values: dict[str, Any], ctx: Context) -> dict[str, Any]:
 def _par(values: dict[str, Any], ctx: Context) -> dict[str, Any]:
     # GET /n/{ns}/b/{bucket}/p/ answers accessUri "/p/<token>/n/<ns>/b/<bucket>/o/<object>".
     token = secrets.token_urlsafe(48)
-    where = f"/n/{values['namespace']}/b/{values['bucket']}/o/{values.get('object_name') or ''}"
+    target = values.get("object_name")
+    target = values.get("object") if target in (None, UNKNOWN) else target
+    target = "" if target in (None, UNKNOWN) else target
+    where = f"/n/{values['namespace']}/b/{values['bucket']}/o/{target}"
     host = f"https://objectstorage.{ctx.region}.oraclecloud.com"
     return {
         "access_uri": f"/p/{token}{where}",
