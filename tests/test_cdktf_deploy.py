@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from infra.stacks import discover, load_stack_file
 from tests.standin_oci import e2e
 from tests.standin_oci.mirror import REPO, Mirror, install
 from tests.standin_oci.store import read_objects
@@ -40,19 +41,25 @@ def _env(mirror: Mirror, state: Path, *, drop: tuple[str, ...] = ()) -> dict[str
     return env
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def _project(root: Path, stack_files: list[Path]) -> Path:
     """A cdktf project folder outside the repo: the repo's cdktf.json with this venv's Python,
-    and its stacks/ (cdktf writes cdktf.out/ and state beside cdktf.json)."""
+    and a stacks/ of the given files (cdktf writes cdktf.out/ and state beside cdktf.json)."""
     if shutil.which("cdktf") is None:
         pytest.skip("cdktf-cli is not installed (make tools)")
-    root = tmp_path_factory.mktemp("cdktf") / "project"
-    root.mkdir()
+    root.mkdir(parents=True)
     config = json.loads((REPO / "cdktf.json").read_text())
     config["app"] = f"{sys.executable} -m infra.app"
     (root / "cdktf.json").write_text(json.dumps(config))
-    (root / "stacks").symlink_to(REPO / "stacks")
+    (root / "stacks").mkdir()
+    for path in stack_files:
+        (root / "stacks" / path.name).symlink_to(path)
     return root
+
+
+def _stack_file(stack: str) -> Path:
+    """The file defining `stack` (cdktf deploy synthesizes every stack in the folder: one file
+    keeps each deploy's synth to one stack)."""
+    return next(p for p in discover(REPO / "stacks").values() if load_stack_file(p).name == stack)
 
 
 def _cdktf(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -64,8 +71,9 @@ def _cdktf(project: Path, env: dict[str, str], *args: str) -> subprocess.Complet
 
 
 @pytest.mark.parametrize("stack", [SINGLE, MULTI])
-def test_cdktf_deploy_and_destroy(mirror: Mirror, project: Path, stack: str) -> None:
-    state = project.parent / f"{stack}.standin.json"
+def test_cdktf_deploy_and_destroy(mirror: Mirror, tmp_path: Path, stack: str) -> None:
+    project = _project(tmp_path / "project", [_stack_file(stack)])
+    state = tmp_path / "standin.json"
     env = _env(mirror, state)
     deployed = _cdktf(project, env, "deploy", stack, "--auto-approve")
     assert deployed.returncode == 0, deployed.stdout[-4000:] + deployed.stderr[-4000:]
@@ -76,7 +84,8 @@ def test_cdktf_deploy_and_destroy(mirror: Mirror, project: Path, stack: str) -> 
     assert read_objects(state) == {}
 
 
-def test_cdktf_synth_is_byte_identical_to_gpuform_synth(project: Path, tmp_path: Path) -> None:
+def test_cdktf_synth_is_byte_identical_to_gpuform_synth(tmp_path: Path) -> None:
+    project = _project(tmp_path / "project", list(discover(REPO / "stacks").values()))
     done = _cdktf(project, dict(os.environ), "synth")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     e2e.synth(tmp_path / "out")

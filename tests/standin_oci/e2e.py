@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -210,6 +211,9 @@ def walk_all(runs: Sequence[StackRun], jobs: int | None = None) -> dict[str, Sta
 
 def main(argv: Sequence[str] | None = None) -> int:
     wanted = list(argv if argv is not None else sys.argv[1:])
+    if shutil.which(TERRAFORM) is None:
+        print(f"tf-e2e: {TERRAFORM!r} is not on PATH; install Terraform >= 1.5", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory(prefix="gpuform-tf-e2e-") as tmp:
         root = Path(tmp)
         mirror = install(root / "standin")
