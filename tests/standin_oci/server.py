@@ -316,7 +316,12 @@ def serve(cert_dir: Path) -> None:
         der = _pem_to_der(cert)
         cert_b64 = base64.b64encode(der).decode().rstrip("=")
         print(f"1|6|unix|{sock}|grpc|{cert_b64}", flush=True)
-        provider.stopped.wait()
+        parent = os.getppid()
+        # Terraform shuts the plugin down over gRPC; if Terraform itself is killed, the plugin
+        # is re-parented: stop then rather than linger.
+        while not provider.stopped.wait(1.0):
+            if os.getppid() != parent:
+                break
         server.stop(grace=0.2).wait()
 
 
