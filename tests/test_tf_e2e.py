@@ -257,3 +257,49 @@ def test_plugin_starts_fast(world: World) -> None:
     )
     assert done.returncode == 1 and "Terraform starts it" in done.stderr
     assert time.monotonic() - start < 2.0
+
+
+WEIGHTS_STACK = """
+from datetime import UTC, datetime
+
+from infra.specs import Deployment, Engine, Model, NodeGroup, StackSpec, WeightCache
+
+stack = StackSpec(
+    deployment=Deployment(
+        name="weights-cached",
+        region="us-ashburn-1",
+        ssh_allowed_cidrs=["198.51.100.0/24"],
+        api_allowed_cidrs=["198.51.100.0/24"],
+    ),
+    nodes=NodeGroup(shape="VM.GPU.A10.1", count=1, boot_volume_gb=200),
+    model=Model(id="deepseek-ai/DeepSeek-R1-Distill-Llama-8B", precision="bf16"),
+    engine=Engine(kind="vllm", image="vllm/vllm-openai", tag="v0.11.0", max_model_len=4096),
+    weights=WeightCache(bucket="gpuform-weights", par_expires=datetime(2099, 1, 1, tzinfo=UTC)),
+)
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="issue 16 / node-paths: the weight cache's PAR sets bucket_listing_action, which the "
+    "real provider reads back empty, so every plan replaces the PAR; the fix belongs to the "
+    "weights branch (infra/constructs/weight_cache.py). Remove this mark when it lands.",
+)
+def test_a_stack_with_a_weight_cache_replans_clean(world: World, tmp_path: Path) -> None:
+    stacks = tmp_path / "stacks"
+    stacks.mkdir()
+    (stacks / "weights_cached.py").write_text(WEIGHTS_STACK)
+    out = tmp_path / "synth" / "out"
+    done = subprocess.run(
+        [*e2e.GPUFORM, "synth", "--stacks-dir", str(stacks), "--out", str(out)],
+        cwd=e2e.REPO, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    run = e2e.StackRun("weights-cached", out, world.mirror, tmp_path / "state.json")
+    run.deploy()
+    try:
+        replan = run.replan()
+        assert replan.returncode == 0, replan.stdout
+    finally:
+        run.destroy()
