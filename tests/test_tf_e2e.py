@@ -19,7 +19,7 @@ import pytest
 
 from infra.stacks import load_examples
 from tests.standin_oci import e2e
-from tests.standin_oci.mirror import Mirror, install
+from tests.standin_oci.mirror import REPO, Mirror, install
 from tests.standin_oci.store import read_objects, tenancy
 
 pytestmark = [
@@ -293,7 +293,7 @@ def test_a_stack_with_a_weight_cache_replans_clean(world: World, tmp_path: Path)
     out = tmp_path / "synth" / "out"
     done = subprocess.run(
         [*e2e.GPUFORM, "synth", "--stacks-dir", str(stacks), "--out", str(out)],
-        cwd=e2e.REPO, capture_output=True, text=True, check=False,
+        cwd=REPO, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     run = e2e.StackRun("weights-cached", out, world.mirror, tmp_path / "state.json")
