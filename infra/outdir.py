@@ -139,16 +139,17 @@ def _lock(marker: TextIO, out: Path) -> None:
 
 def install(staging: Path, target: Path, names: Iterable[str]) -> None:
     """Move the staged stacks' files into `target`, one atomic rename each, then the manifest
-    (the stacks already there, plus these). Nothing else in `target` is touched."""
+    (the stacks already there, plus these). Nothing else in `target` is touched, and everything
+    that takes disk space is written before the first rename, so a full disk replaces nothing."""
+    staged = staging / MANIFEST
+    merged = _merged_manifest(target / MANIFEST, json.loads(staged.read_text()), target)
+    staged.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
     for name in names:
         source = staging / "stacks" / name
         for path in sorted(p for p in source.rglob("*") if p.is_file()):
             dest = target / "stacks" / name / path.relative_to(source)
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, dest)
-    staged = staging / MANIFEST
-    merged = _merged_manifest(target / MANIFEST, json.loads(staged.read_text()), target)
-    staged.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
     os.replace(staged, target / MANIFEST)
 
 

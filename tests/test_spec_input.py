@@ -19,7 +19,7 @@ from infra.specs import (
 )
 stack = StackSpec(
     deployment=Deployment(
-        name="spec-input",
+        name={name!r},
         region={region!r},
         ssh_allowed_cidrs={ssh},
         api_allowed_cidrs={api},
@@ -32,6 +32,7 @@ stack = StackSpec(
 )
 """
 GOOD: dict[str, object] = {
+    "name": "spec-input",
     "region": "us-ashburn-1",
     "ssh": ["198.51.100.0/24"],
     "api": ["198.51.100.0/24"],
@@ -59,6 +60,8 @@ def test_the_good_stack_synthesizes(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("field", "says"),
     [
+        # jsii's traceback came from a stack id ending in a newline.
+        ("name", "Deployment.name = 'spec-input\\n': use 3-40 lowercase letters"),
         ("region", "Deployment.region = 'us-ashburn-1\\n': use an OCI region identifier"),
         ("tag", "Engine.tag = 'v0.8.5\\n'"),
         ("image", "Engine.image = 'vllm/vllm-openai\\n'"),
