@@ -114,6 +114,7 @@ def claimed(out: Path) -> Iterator[Path]:
         # Holding the lock, any staging folder here is a killed run's: nobody else writes here.
         for stale in target.glob(f"{STAGING_PREFIX}*"):
             shutil.rmtree(stale, ignore_errors=True)
+        _remove_legacy_staging(target)
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=target))
         yield staging
     except BaseException as err:
@@ -126,6 +127,15 @@ def claimed(out: Path) -> Iterator[Path]:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
         marker.close()
+
+
+def _remove_legacy_staging(target: Path) -> None:
+    """Before the marker, synth staged beside its output (`.cdktf.out-1a2b3c`, `.cdktf.out-old`)
+    and a killed run left that folder in the user's project. One that holds nothing but what
+    synth writes is removed; anything else in it (a state file, a note) keeps it there."""
+    for stale in target.parent.glob(f".{target.name}-*"):
+        if stale.is_dir() and not stale.is_symlink() and _foreign_entry(stale) is None:
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def _lock(marker: TextIO, out: Path) -> None:

@@ -166,11 +166,25 @@ def test_a_killed_synth_leaves_staging_only_in_its_folder_and_the_next_run_clear
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    assert list(out.glob(".gpuform-staging-*")), "synth finished before it could be killed"
     # Nothing beside the output folder: the project holds what it held, plus cdktf.out.
     assert sorted(p.name for p in project.iterdir()) == ["cdktf.out", "notes.md", "stacks"]
+    # An older gpuform staged beside its output: a killed run of it left such a folder.
+    legacy = project / ".cdktf.out-k1ll3d" / "stacks" / "stack-a"
+    legacy.mkdir(parents=True)
+    (legacy / "cdk.tf.json").write_text("{")
+    (project / ".cdktf.out-mine").mkdir()
+    (project / ".cdktf.out-mine" / "terraform.tfstate").write_text("{}")
     result = run_cli(["synth"], cwd=project)
     assert result.code == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == [".gpuform-out", "manifest.json", "stacks"]
+    # Gone, but only the one that held nothing but synth's own files.
+    assert sorted(p.name for p in project.iterdir()) == [
+        ".cdktf.out-mine",
+        "cdktf.out",
+        "notes.md",
+        "stacks",
+    ]
 
 
 def _tmpfs_synth(root: Path, script: str) -> subprocess.CompletedProcess[str]:
