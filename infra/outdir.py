@@ -18,7 +18,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -97,11 +97,16 @@ def claimed(out: Path) -> Iterator[Path]:
     folder inside it, removed on exit. A folder this call created is removed again when the
     block raises, so a failed first synth leaves nothing."""
     target = out.resolve()
-    created = not target.exists()
+    # The outermost folder this call creates: removed again, with what is in it, on failure.
+    created = target if not target.exists() else None
+    while created is not None and not created.parent.exists():
+        created = created.parent
     try:
         target.mkdir(parents=True, exist_ok=True)
         marker = (target / MARKER).open("a+")
     except OSError as err:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
         raise unwritable(out, err) from None
     staging: Path | None = None
     try:
@@ -118,15 +123,18 @@ def claimed(out: Path) -> Iterator[Path]:
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=target))
         yield staging
     except BaseException as err:
-        if created:
-            shutil.rmtree(target, ignore_errors=True)
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
         if isinstance(err, OSError):
             raise unwritable(out, err) from None
         raise
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
-        marker.close()
+        # A marker write that failed (a full disk) is still buffered; close() would raise it
+        # again, over the one line already on its way.
+        with suppress(OSError):
+            marker.close()
 
 
 def _remove_legacy_staging(target: Path) -> None:

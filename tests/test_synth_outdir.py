@@ -226,10 +226,22 @@ def test_a_full_disk_is_one_line_and_the_old_output_survives(tmp_path: Path) -> 
         f'dd if=/dev/zero of="{disk}/filler" bs=1k 2>/dev/null; '
         f'"$GPUFORM" synth --out "{disk}/out"; echo "exit $?"; '
         f'cmp "{disk}/out/stacks/stack-a/cdk.tf.json" "{tmp_path}/before.json" && echo same; '
-        f'ls -A "{disk}/out"'
+        f'ls -A "{disk}/out"; '
+        # A first synth into new folders: none of them is left behind.
+        f'"$GPUFORM" synth --out "{disk}/new/deeper/out" 2>/dev/null; echo "exit $?"; '
+        f'ls -A "{disk}"'
     )
     done = _tmpfs_synth(disk, script)
-    assert done.stdout.splitlines() == ["exit 2", "same", ".gpuform-out", "manifest.json", "stacks"]
+    assert done.stdout.splitlines() == [
+        "exit 2",
+        "same",
+        ".gpuform-out",
+        "manifest.json",
+        "stacks",
+        "exit 2",
+        "filler",
+        "out",
+    ]
     assert _one_line(done.stderr) == (
         f"gpuform: --out = '{disk}/out': cannot write there (No space left on device); "
         "free some space"
