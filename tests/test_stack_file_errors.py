@@ -36,10 +36,21 @@ def test_a_stack_file_that_raises_or_exits_is_one_line(
     tmp_path: Path, body: str, line: str
 ) -> None:
     (tmp_path / "bad.py").write_text(HEADER + body)
-    for args in (["synth", "bad.py", "--out", "out"], ["stacks", "--stacks-dir", "."]):
+    result = run_cli(["synth", "bad.py", "--out", "out"], cwd=tmp_path)
+    assert result.code == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"gpuform: {line}"), result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_every_command_that_loads_stacks_says_the_same(tmp_path: Path) -> None:
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "stacks" / "bad.py").write_text(HEADER + 'region = os.environ["GPUFORM_NO"]\n')
+    for args in (["stacks"], ["synth"], ["nodes", "bad"], ["render", "bad"]):
         result = run_cli(args, cwd=tmp_path)
         assert result.code == 2, (args, result.stderr)
-        assert "Traceback" not in result.stderr
-        assert result.stderr.count("\n") == 1, result.stderr
-        assert result.stderr.startswith(f"gpuform: {line}"), result.stderr
-    assert not (tmp_path / "out").exists()
+        assert (
+            result.stderr
+            == "gpuform: stacks/bad.py:4: KeyError: 'GPUFORM_NO'; fix the stack file\n"
+        )
