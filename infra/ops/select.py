@@ -7,7 +7,7 @@ import re
 from ..errors import UserError
 from .inventory import Inventory, Node
 
-_RANGE = re.compile(r"(\d+)-(\d+)", re.ASCII)
+_RANGE = re.compile(r"^(\d+)-(\d+)$")
 SELECTOR_HELP = "all, heads, workers, indexes and ranges (0,2-4), or node names; comma-separated"
 
 
@@ -41,7 +41,7 @@ def _term(inventory: Inventory, term: str) -> set[int]:
     if term == "workers":
         return {n.index for n in nodes if n.role == "worker"}
     indexes = {n.index for n in nodes}
-    if term.isdigit() or _RANGE.fullmatch(term):
+    if term.isdigit() or _RANGE.match(term):
         lo, _, hi = term.partition("-")
         wanted = set(range(int(lo), int(hi or lo) + 1))
         if not wanted or not wanted <= indexes:
