@@ -27,10 +27,10 @@ class CliResult:
     stderr: str
 
 
-def run_cli(args: Sequence[str], cwd: Path = REPO) -> CliResult:
+def run_cli(args: Sequence[str], cwd: Path = REPO, timeout: float = 120) -> CliResult:
     """Run the installed `gpuform` console script as a user would."""
     proc = subprocess.run(
-        [str(GPUFORM), *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+        [str(GPUFORM), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
