@@ -15,9 +15,16 @@ import pytest
 from infra.specs import AnyStack
 from infra.stacks import load_examples
 from infra.synth import synth
+from tests import nodecov
+from tests.nodecov import origins
 
 REPO = Path(__file__).resolve().parent.parent
 GPUFORM = Path(sys.executable).parent / "gpuform"
+
+if (_NODECOV := nodecov.folder()) is not None:
+    # `make node-coverage`: every node script rendered in this session is recorded with the
+    # template line behind each of its lines (tests/nodecov/origins.py).
+    origins.record_renders(_NODECOV)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -99,14 +100,17 @@ def digest(text: str) -> str:
 
 
 def save(dest: Path, r: Render, text: str) -> None:
-    path = dest / "renders" / f"{digest(text)}.json"
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"template": r.template, "lines": r.lines,
-                               "origins": r.origins, "os": r.os}))  # fmt: skip
-    tmp.replace(path)
+    """Keep `r` under the sha256 of `text`, and of `text` as cloud-init's write_files leaves it
+    (a YAML literal block ends in exactly one newline): the digest a node's copy has."""
+    for key in {digest(text), digest(text.rstrip("\n") + "\n")}:
+        path = dest / "renders" / f"{key}.json"
+        if path.exists():
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"template": r.template, "lines": r.lines,
+                                   "origins": r.origins, "os": r.os}))  # fmt: skip
+        tmp.replace(path)
 
 
 def load(path: Path) -> Render:

@@ -10,7 +10,9 @@ if [ -n "${GPUFORM_NODECOV_DIR:-}" ] && [ -f "$0" ]; then
       cp "$0" "$GPUFORM_NODECOV_DIR/src/$__gfcov_id.$$" 2>/dev/null \
         && mv -f "$GPUFORM_NODECOV_DIR/src/$__gfcov_id.$$" "$GPUFORM_NODECOV_DIR/src/$__gfcov_id"
     fi
-    if exec {__gfcov_fd}>>"$GPUFORM_NODECOV_DIR/trace/$__gfcov_id.$$.$RANDOM" 2>/dev/null; then
+    __gfcov_log=$GPUFORM_NODECOV_DIR/trace/$__gfcov_id.$$.$RANDOM
+    # exec's redirections stay: one on stderr here would silence the script's own.
+    if : 2>/dev/null >>"$__gfcov_log" && exec {__gfcov_fd}>>"$__gfcov_log"; then
       printf '#gfcov %s\n' "$0" >&"$__gfcov_fd"
       BASH_XTRACEFD=$__gfcov_fd
       PS4='+@gfcov@${BASH_SOURCE[0]-}@${LINENO}@ '
