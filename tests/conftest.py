@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -25,6 +26,9 @@ if (_NODECOV := nodecov.folder()) is not None:
     # `make node-coverage`: every node script rendered in this session is recorded with the
     # template line behind each of its lines (tests/nodecov/origins.py).
     origins.record_renders(_NODECOV)
+    # Every bash a test starts with this process's environment traces itself; tests that build
+    # an environment of their own add these through nodecov.script_env.
+    os.environ.update(nodecov.bash_env(_NODECOV))
 
 
 @dataclass(frozen=True)
