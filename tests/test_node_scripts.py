@@ -13,6 +13,7 @@ import dataclasses
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,8 +100,8 @@ class Node:
         self.overlays[folder] = upper
         return upper
 
-    def run(self, **env: str) -> subprocess.CompletedProcess[str]:
-        argv = ["/bin/bash", str(self.script)]
+    def run(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        argv = ["/bin/bash", str(self.script), *args]
         if self.overlays:
             mounts = []
             for i, (folder, upper) in enumerate(self.overlays.items()):
@@ -666,3 +667,273 @@ def test_ollama_pulls_its_tag_once_the_server_answers(tmp_path: Path) -> None:
     failed.stub("curl", "exit 7")
     failed.stub("systemctl")  # is-failed: the engine unit failed
     assert "the engine unit failed before Ollama answered" in _one_line(failed.run())
+
+
+# --- the branches the tests above leave: failures on the way, and the rarer layouts ---------------
+
+
+def _stack_ctx(**kw: Any) -> NodeContext:
+    stack = StackSpec(
+        deployment=DEP,
+        nodes=kw.pop("nodes", NodeGroup(shape="VM.GPU.A10.1")),
+        model=Model(id=kw.pop("model", "deepseek-ai/DeepSeek-R1-Distill-Llama-8B")),
+        engine=kw.pop("engine", Engine(kind="vllm", max_model_len=4096)),
+        **kw,
+    )
+    return plan_nodes(stack, resolve(stack))[0].context
+
+
+@pytest.mark.parametrize("kind", ["vllm", "sglang"])
+def test_the_entrypoint_runs_the_server_argv_and_the_key_where_the_engine_wants_it(
+    tmp_path: Path, kind: str
+) -> None:
+    ctx = _stack_ctx(engine=Engine(kind=kind, max_model_len=4096))
+    node = Node(tmp_path, ctx, "engine", "entry")
+    node.stub("serve")
+    assert ctx.api_key is not None
+    r = node.run("serve", "--port", "8000", **{ctx.api_key.support.env_var: "k"})
+    assert r.returncode == 0, r.stderr
+    (call,) = node.called()
+    via_argv = ctx.api_key.support.via_argv
+    assert call == ("serve --port 8000 --api-key k" if via_argv else "serve --port 8000")
+
+
+def test_engine_env_api_key_file_and_shared_storage_reach_the_container(tmp_path: Path) -> None:
+    from infra.specs.storage import SharedStorage
+
+    ctx = _stack_ctx(shared_storage=SharedStorage(mount_path="/mnt/shared"))
+    assert ctx.api_key is not None and ctx.storage is not None
+    node = Node(tmp_path, ctx, "engine", "engine-run")
+    node.stub("docker")
+    r = node.run()
+    assert r.returncode == 0, r.stderr
+    argv = " ".join(_docker_run(node))
+    assert f"--env-file {ctx.api_key.env_file}" in argv and "-v /mnt/shared:/mnt/shared" in argv
+    for name, value in ctx.engine.command.env if ctx.engine else ():
+        assert f"-e {name}={value}" in argv
+
+
+def test_a_replica_node_opens_every_tcp_port_to_the_vcn_with_firewalld(tmp_path: Path) -> None:
+    head, _ = _pair()
+    assert head.firewall is not None and head.firewall.peer_tcp_all
+    node = Node(tmp_path, head, "firewall")
+    node.stub("systemctl")
+    node.stub("firewall-cmd")
+    r = node.run()
+    assert r.returncode == 0, r.stderr
+    rule = (
+        f'rule family="ipv4" source address="{head.firewall.vcn_cidr}" protocol value="tcp" accept'
+    )
+    assert f"firewall-cmd --permanent --add-rich-rule={rule}" in node.called()
+    assert "all TCP ports" in r.stdout
+
+
+def test_a_ray_worker_waits_for_its_head_then_joins(tmp_path: Path) -> None:
+    _, worker = _pair()
+    node = Node(tmp_path, worker, "ray", "ray")
+    tries = tmp_path / "tries"
+    node.stub(
+        "ray", f'if [ "$1" = health-check ]; then echo x >>{tries}; [ $(wc -l <{tries}) -ge 2 ]; fi'
+    )
+    r = node.run(GPUFORM_NODE_IP="10.0.16.11", GPUFORM_HEAD_IP="10.0.16.10")
+    assert r.returncode == 0, r.stderr
+    assert [c.split()[1] for c in node.called()] == ["health-check", "health-check", "start"]
+
+
+def test_ollama_that_cannot_pull_its_tag_is_one_line(tmp_path: Path) -> None:
+    ctx = _stack_ctx(
+        nodes=NodeGroup(shape="BM.GPU.H100.8"),
+        model="deepseek-r1:70b",
+        engine=Engine(kind="ollama"),
+        endpoint=Endpoint(require_api_key=False),
+    )
+    node = Node(tmp_path, ctx, "model-pull")
+    node.stub("curl")
+    node.stub("docker", 'echo "pull model manifest: file does not exist" >&2; exit 1')
+    assert "ollama could not pull deepseek-r1:70b (pull model manifest" in _one_line(node.run())
+
+
+def test_ready_gives_up_after_its_bound_in_one_line(tmp_path: Path) -> None:
+    ctx = _ctx(A10_UBUNTU)
+    ctx = dataclasses.replace(ctx, limits=dataclasses.replace(ctx.limits, ready_timeout_s=0))
+    node = Node(tmp_path, ctx, "ready")
+    assert "did not answer 200 within 0s (last HTTP status 000)" in _one_line(node.run())
+
+
+def test_an_oracle_linux_release_without_a_packaged_cli_is_one_line(tmp_path: Path) -> None:
+    from . import standins
+
+    node = Node(tmp_path, _ctx(NodeGroup(shape="VM.GPU.A10.1")), "oci-client")
+    usr_bin, os_release = standins.oracle_linux_root(
+        tmp_path / "root", "7.9", Path("/usr/bin/python3"), tmp_path / "dnf.calls"
+    )
+    argv = standins.in_oracle_linux(usr_bin, os_release, tmp_path, ["/bin/bash", str(node.script)])
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                       env=nodecov.script_env(dict(os.environ)))  # fmt: skip
+    assert "no packaged OCI CLI known for Oracle Linux 7.9; use Oracle Linux 8 or 9" in _one_line(r)
+
+
+def test_ubuntu_pypi_unreachable_for_the_cli_is_one_line(tmp_path: Path) -> None:
+    node = Node(tmp_path, _ctx(A10_UBUNTU), "oci-client")
+    node.ctx = dataclasses.replace(
+        node.ctx, paths=dataclasses.replace(node.ctx.paths, oci_venv=str(tmp_path / "venv"))
+    )
+    node.script.write_text(
+        environment()
+        .get_template("scripts/oci-client.sh.j2")
+        .render(node.ctx.parts(step("oci-client").reads))
+    )
+    index = tmp_path / "empty-index"
+    index.mkdir()
+    r = node.run(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(index))
+    assert "the OCI CLI cannot be installed from PyPI; the node needs internet access" in _one_line(
+        r
+    )
+
+
+@pytest.mark.parametrize(
+    ("stubs", "words"),
+    [
+        ({"curl": '[[ "$*" == *nvidia* ]] && exit 6; ' + _CURL, "dnf": "exit 0"},
+         "cannot download the NVIDIA container toolkit repo file"),
+        ({"curl": _CURL, "dnf": "exit 1"},
+         "dnf could not install docker-ce and nvidia-container-toolkit"),
+    ],
+    ids=["toolkit-repo", "dnf-install"],
+)  # fmt: skip
+def test_oracle_linux_runtime_failures_are_one_line(
+    tmp_path: Path, stubs: dict[str, str], words: str
+) -> None:
+    node = Node(tmp_path, _ctx(NodeGroup(shape="VM.GPU.A10.1")), "runtime")
+    (node.overlay("/etc") / "yum.repos.d").mkdir()
+    for name, body in stubs.items():
+        node.stub(name, body)
+    assert words in _one_line(node.run(PATH=node.without("docker", "nvidia-ctk")))
+
+
+def test_ubuntu_apt_install_failing_is_one_line(tmp_path: Path) -> None:
+    node = Node(tmp_path, _ctx(MI300X, "deepseek-ai/DeepSeek-R1-Distill-Llama-70B"), "runtime")
+    node.overlay("/etc")
+    node.stub("apt-get", '[ "${3:-}" = update ] && exit 0; exit 100')
+    node.stub("mountpoint", "exit 1")
+    line = _one_line(node.run(PATH=node.without("docker")))
+    assert "apt-get could not install docker.io" in line
+
+
+def test_docker_images_go_to_local_nvme_when_the_array_is_mounted(tmp_path: Path) -> None:
+    node = Node(tmp_path, _ctx(H100), "runtime")
+    etc = node.overlay("/etc")
+    (etc / "yum.repos.d").mkdir()
+    for name, body in {"curl": _CURL, "dnf": "exit 0", "nvidia-ctk": "exit 0",
+                       "systemctl": "exit 0", "mountpoint": "exit 0"}.items():  # fmt: skip
+        node.stub(name, body)
+    root = tmp_path / "localdisk-docker"
+    node.ctx = dataclasses.replace(
+        node.ctx,
+        paths=dataclasses.replace(node.ctx.paths, localdisk=str(tmp_path / "localdisk")),
+    )
+    node.script.write_text(
+        environment()
+        .get_template("scripts/runtime.sh.j2")
+        .render(node.ctx.parts(step("runtime").reads))
+    )
+    r = node.run(PATH=node.without("docker", "nvidia-ctk"))
+    assert r.returncode == 0, r.stderr + node.log("runtime.log")
+    import json
+
+    conf = json.loads((etc / "docker" / "daemon.json").read_text())
+    assert conf["data-root"] == node.ctx.paths.docker_root
+    assert root.parent.exists()
+
+
+def test_a_torchrun_worker_without_its_head_is_one_line(tmp_path: Path) -> None:
+    from infra.stacks import load_examples
+
+    one = load_examples()["deepseek-v2-lite-megatron"]
+    stack = one.model_copy(update={"nodes": one.nodes.model_copy(update={"count": 2})})
+    plans = plan_nodes(stack, resolve(stack))
+    worker = next(p.context for p in plans if p.context.torchrun and not p.context.node.is_head)
+    node = Node(tmp_path, worker, "torchrun-env")
+    assert "metadata key gpuform_head_ip is empty" in _one_line(node.run())
+
+
+@pytest.mark.parametrize(
+    ("smi", "words"),
+    [
+        ('echo "GPU[0] : Device ID: 0x74a1"; echo "GPU[1] : Device ID: 0x74a1"', "only 2 of 8 AMD"),
+        ('echo "rocm-smi: amdgpu driver not loaded"; exit 2', "rocm-smi failed: rocm-smi: amdgpu"),
+        ("", "no AMD GPU tools (rocm-smi not found)"),
+    ],
+    ids=["missing-gpus", "driver-not-loaded", "no-rocm-smi"],
+)
+def test_amd_gpus_are_counted_with_rocm_smi(tmp_path: Path, smi: str, words: str) -> None:
+    node = Node(tmp_path, _ctx(MI300X, "deepseek-ai/DeepSeek-R1-Distill-Llama-70B"), "gpu-check")
+    (node.overlay("/dev") / "kfd").write_text("")  # the amdgpu driver's device node, as a file
+    path = node.without("rocm-smi")
+    if smi:
+        node.stub("rocm-smi", smi)
+    assert words in _one_line(node.run(PATH=path))
+
+
+def test_all_amd_gpus_visible(tmp_path: Path) -> None:
+    node = Node(tmp_path, _ctx(MI300X, "deepseek-ai/DeepSeek-R1-Distill-Llama-70B"), "gpu-check")
+    (node.overlay("/dev") / "kfd").write_text("")
+    node.stub("rocm-smi", 'for i in 0 1 2 3 4 5 6 7; do echo "GPU[$i] : Device ID: 0x74a1"; done')
+    r = node.run(PATH=node.without("rocm-smi"))
+    assert r.returncode == 0 and r.stdout == "gpuform: 8 AMD GPUs visible\n", r.stderr
+
+
+def test_a_hub_pull_caches_on_local_nvme_when_mounted(tmp_path: Path) -> None:
+    ctx = _ctx(H100, "deepseek-ai/DeepSeek-R1-Distill-Llama-70B")
+    assert ctx.weights is not None and ctx.weights.source == "hub"
+    node = Node(tmp_path, ctx, "weights")
+    assert node.ctx.weights is not None
+    weights = dataclasses.replace(
+        node.ctx.weights,
+        log=str(tmp_path / "log" / "weights.log"), state=str(tmp_path / "state" / "v.json"),
+    )  # fmt: skip
+    paths = dataclasses.replace(
+        node.ctx.paths, localdisk=str(tmp_path / "nvme"), lib=str(tmp_path / "lib")
+    )
+    node.ctx = dataclasses.replace(node.ctx, weights=weights, paths=paths)
+    node.script.write_text(
+        environment()
+        .get_template("scripts/weights.sh.j2")
+        .render(node.ctx.parts(step("weights").reads))
+    )
+    node.stub("mountpoint")  # the NVMe array is mounted
+    node.stub("python3")  # the pull itself: tests/test_weights_pull.py
+    r = node.run()
+    assert r.returncode == 0, r.stderr
+    (pull,) = [c for c in node.called() if c.startswith("python3 ")]
+    dest = f"{tmp_path}/nvme/gpuform/cache/weights/{weights.key}"
+    assert f"--dest {dest} " in pull
+    assert "--hub deepseek-ai/DeepSeek-R1-Distill-Llama-70B --revision main" in pull
+    assert os.readlink(weights.link) == dest
+
+
+def test_the_engines_own_environment_reaches_its_container(tmp_path: Path) -> None:
+    ctx = _stack_ctx(
+        nodes=NodeGroup(shape="BM.GPU.H100.8"),
+        model="deepseek-r1:70b",
+        engine=Engine(kind="ollama"),
+        endpoint=Endpoint(require_api_key=False),
+    )
+    assert ctx.engine is not None and ctx.engine.command.env
+    node = Node(tmp_path, ctx, "engine", "engine-run")
+    node.stub("docker")
+    node.stub("mountpoint", "exit 1")
+    r = node.run()
+    assert r.returncode == 0, r.stderr
+    assert "-e OLLAMA_KEEP_ALIVE=-1" in " ".join(_docker_run(node))
+
+
+def test_ubuntu_without_netfilter_persistent_saves_with_iptables_save(tmp_path: Path) -> None:
+    node = Node(tmp_path, _ctx(A10_UBUNTU), "firewall")
+    etc = node.overlay("/etc")
+    node.stub("iptables", '[ "$1" = -C ] && exit 1; exit 0')
+    node.stub("iptables-save", 'echo "-A INPUT -s 10.0.0.0/16 -p tcp -j ACCEPT"')
+    r = node.run(PATH=node.without("netfilter-persistent", "iptables", "iptables-save"))
+    assert r.returncode == 0, r.stderr + node.log("firewall.log")
+    assert "(saved to /etc/iptables/rules.v4)" in r.stdout
+    assert (etc / "iptables" / "rules.v4").read_text().startswith("-A INPUT ")

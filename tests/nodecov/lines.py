@@ -4,9 +4,11 @@ bash's xtrace reports a simple command at the line where it ends (checked with b
 command substitution or array spread over lines is reported at its last line). So a line
 counts when a command can end on it. Not counted: blank lines, comments, lines of keywords and
 braces alone (`fi`, `done`, `;;`, `} >>"$log"`), heredoc bodies and terminators, and a
-function's opening line. A line that continues on the next one (a trailing `\\`, `|`, `&&`,
-an open quote or parenthesis) counts only if some trace reported it: its command may end on a
-later line, which then counts instead.
+function's opening line, case patterns without a command, and the rest of a command continued
+with a backslash outside any parenthesis (bash reports it at its first line; inside a
+command substitution, at its last). A line that continues on the next one (a
+trailing `\\`, `|`, `&&`, an open quote or parenthesis) counts only if some trace reported it:
+its command may end on a later line, which then counts instead.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from enum import Enum
 _KEYWORDS = {"then", "else", "fi", "do", "done", "esac", ";;", "{", "}", "(", ")", "in"}
 _HEREDOC = re.compile(r"(?<!<)<<(?!<)(-?)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
 _FUNC_OPEN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*\(\)\s*\{$")
-_PATTERN_ONLY = re.compile(r"^[^\s()]+\)$")
+_PATTERN_ONLY = re.compile(r"^[^\s()]+\)(\s*;;)?$")
+_STARTS_COMMAND = ("||", "&&", "|", ";")
 
 
 class Kind(Enum):
@@ -69,7 +72,17 @@ def classify(lines: tuple[str, ...]) -> list[Kind]:
     kinds: list[Kind] = []
     st = _State()
     heredoc: tuple[str, bool] | None = None
+    continued = False
     for line in lines:
+        # The rest of a simple command continued with a backslash: bash reports the command at
+        # its first line, so this one never shows in a trace (checked with bash 5.2). A line that
+        # starts a command of its own (`|| fail ...`) does.
+        joined, continued = continued, line.rstrip().endswith("\\") and heredoc is None
+        bare = st.depth == 0 and not st.quote  # not inside $( ), ( ) or quotes
+        if joined and bare and heredoc is None and not line.strip().startswith(_STARTS_COMMAND):
+            _scan(line, st)
+            kinds.append(Kind.SKIP)
+            continue
         if heredoc is not None:
             word, dash = heredoc
             if (line.lstrip("\t") if dash else line) == word:
