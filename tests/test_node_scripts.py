@@ -10,6 +10,7 @@ would check on a node: the one line the step prints, the exit status, and the co
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -23,8 +24,10 @@ from infra.render.jinja import environment
 from infra.render.steps import step
 from infra.sizing.settings import resolve
 from infra.specs import Deployment, Endpoint, Engine, Model, NodeGroup, StackSpec
+from infra.specs.storage import SharedStorage
+from infra.stacks import load_examples
 
-from . import nodecov
+from . import nodecov, standins
 
 DEP = Deployment(
     name="scripts",
@@ -630,8 +633,6 @@ def test_the_api_key_step_without_the_client_is_one_line(tmp_path: Path) -> None
 
 
 def test_torchrun_env_names_the_master_and_this_nodes_rank(tmp_path: Path) -> None:
-    from infra.stacks import load_examples
-
     stack = load_examples()["deepseek-v2-lite-megatron"]
     ctx = plan_nodes(stack, resolve(stack))[0].context
     assert ctx.torchrun is not None
@@ -699,8 +700,6 @@ def test_the_entrypoint_runs_the_server_argv_and_the_key_where_the_engine_wants_
 
 
 def test_engine_env_api_key_file_and_shared_storage_reach_the_container(tmp_path: Path) -> None:
-    from infra.specs.storage import SharedStorage
-
     ctx = _stack_ctx(shared_storage=SharedStorage(mount_path="/mnt/shared"))
     assert ctx.api_key is not None and ctx.storage is not None
     node = Node(tmp_path, ctx, "engine", "engine-run")
@@ -761,8 +760,6 @@ def test_ready_gives_up_after_its_bound_in_one_line(tmp_path: Path) -> None:
 
 
 def test_an_oracle_linux_release_without_a_packaged_cli_is_one_line(tmp_path: Path) -> None:
-    from . import standins
-
     node = Node(tmp_path, _ctx(NodeGroup(shape="VM.GPU.A10.1")), "oci-client")
     usr_bin, os_release = standins.oracle_linux_root(
         tmp_path / "root", "7.9", Path("/usr/bin/python3"), tmp_path / "dnf.calls"
@@ -839,16 +836,12 @@ def test_docker_images_go_to_local_nvme_when_the_array_is_mounted(tmp_path: Path
     )
     r = node.run(PATH=node.without("docker", "nvidia-ctk"))
     assert r.returncode == 0, r.stderr + node.log("runtime.log")
-    import json
-
     conf = json.loads((etc / "docker" / "daemon.json").read_text())
     assert conf["data-root"] == node.ctx.paths.docker_root
     assert root.parent.exists()
 
 
 def test_a_torchrun_worker_without_its_head_is_one_line(tmp_path: Path) -> None:
-    from infra.stacks import load_examples
-
     one = load_examples()["deepseek-v2-lite-megatron"]
     stack = one.model_copy(update={"nodes": one.nodes.model_copy(update={"count": 2})})
     plans = plan_nodes(stack, resolve(stack))

@@ -3,13 +3,14 @@ script can report, and every example's scripts map back to their template lines.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 from pathlib import Path
 
 from infra.node_plan import plan_nodes
 from infra.render.jinja import environment
-from infra.render.steps import steps_for
+from infra.render.steps import step, steps_for
 from infra.sizing.settings import resolve
 from infra.stacks import load_examples
 from tests.nodecov import bash_env, origins
@@ -106,10 +107,6 @@ def test_a_trace_counts_for_the_template_line_behind_it(tmp_path: Path) -> None:
     """A test's render (other paths) and an example's share template lines."""
     stack = load_examples()["r1-distill-llama-8b"]
     ctx = plan_nodes(stack, resolve(stack))[0].context
-    import dataclasses
-
-    from infra.render.steps import step
-
     ctx = dataclasses.replace(ctx, paths=dataclasses.replace(ctx.paths, logs=str(tmp_path)))
     variables = ctx.parts(step("growfs").reads)
     text = environment().get_template("scripts/growfs.sh.j2").render(variables)

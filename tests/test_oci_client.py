@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from infra.render.context import NodeContext
 from infra.render.jinja import environment
 from infra.render.steps import step
 from infra.sizing.settings import resolve
-from infra.specs import Deployment, Engine, Model, NodeGroup, StackSpec, WeightCache
+from infra.specs import Deployment, Endpoint, Engine, Model, NodeGroup, StackSpec, WeightCache
 
 from . import nodecov, standins
 
@@ -91,11 +92,7 @@ def test_one_step_installs_the_client_and_every_step_that_uses_it_requires_it(
 
 
 def test_nodes_that_read_nothing_by_instance_principal_get_no_client() -> None:
-    from datetime import UTC, datetime
-
     par = WeightCache(bucket="models", par_expires=datetime(2099, 1, 1, tzinfo=UTC))
-    from infra.specs import Endpoint
-
     plan = _node(OL8, weights=par, endpoint=Endpoint(require_api_key=False))
     assert not any("oci-client" in p for p in plan.files)
 
