@@ -16,7 +16,7 @@ from ..catalog.shapes import price_source
 # Stack files and the spec models load inside the commands that read them (`from ..stacks
 # import select`), so the day-2 commands (exec, ssh, status) start without them.
 from .errors import EXIT_BAD_INPUT, fail, user_errors
-from .nccl_test import register as register_nccl_test
+from .nccl_allreduce import register as register_nccl_test
 from .ops import register as register_ops
 from .plan import plan
 from .weights import register as register_weights
@@ -121,10 +121,11 @@ def synth(
     stacks_dir: StacksDir = Path("stacks"),
 ) -> None:
     """Synthesize stacks to Terraform JSON (all of them by default); nothing is written on error."""
-    from ..stacks import select
+    from ..stacks import select, stack_paths
     from ..synth import synth as run_synth
 
-    result = run_synth(select(names or [], stacks_dir), out_dir)
+    chosen = names or []
+    result = run_synth(select(chosen, stacks_dir), out_dir, stack_paths(chosen, stacks_dir))
     for name, path in result.stacks.items():
         out.print(f"{name}: {_shown(path)}")
 
