@@ -142,3 +142,51 @@ def test_served_types_are_terraform_type_json() -> None:
     assert {"private_ip", "public_ip", "boot_volume_id", "time_created"} <= computed
     blocks = {b.type_name: b for b in instance.block_types}
     assert blocks["create_vnic_details"].max_items == 1
+
+
+def _apply(p: StandInProvider, type_name: str, prior: Any, values: dict[str, Any]) -> Any:
+    planned = decode(
+        p.PlanResourceChange(
+            pb.PlanResourceChange.Request(
+                type_name=type_name,
+                prior_state=_dv(prior),
+                proposed_new_state=_dv(values),
+                config=_dv(values),
+            ),
+            None,
+        ).planned_state.msgpack
+    )
+    response = p.ApplyResourceChange(
+        pb.ApplyResourceChange.Request(
+            type_name=type_name, prior_state=_dv(prior), planned_state=_dv(planned)
+        ),
+        None,
+    )
+    assert not response.diagnostics, response.diagnostics
+    return decode(response.new_state.msgpack)
+
+
+def test_a_cluster_network_launches_its_pool_once(
+    provider: StandInProvider, tmp_path: Path
+) -> None:
+    """CreateClusterNetwork launches `size` instances; an in-place update launches none."""
+    network = _full(
+        "oci_core_cluster_network",
+        {
+            "compartment_id": "c",
+            "display_name": "one",
+            "instance_pools": [{"instance_configuration_id": "ic", "size": 3}],
+            "placement_configuration": [{"availability_domain": "AD-1"}],
+        },
+    )
+    created = _apply(provider, "oci_core_cluster_network", None, network)
+
+    def instances() -> int:
+        objects = read_objects(tmp_path / "state.json").values()
+        return sum(o["kind"] == "instance" for o in objects)
+
+    assert instances() == 3
+    renamed = {**created, "display_name": "two"}
+    updated = _apply(provider, "oci_core_cluster_network", created, renamed)
+    assert updated["id"] == created["id"] and updated["display_name"] == "two"
+    assert instances() == 3

@@ -24,6 +24,7 @@ class Context:
     tf_type: str
     region: str
     tenancy: Tenancy
+    creating: bool = True  # False for an in-place update: the object and its children exist
     # Objects the service creates along with this one (a pool's instances, a VNIC's private
     # IP): (kind, values); stored with this object as owner and deleted with it.
     children: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -69,13 +70,14 @@ def fill(
     ctx: Context,
     quirks: Callable[[dict[str, Any]], dict[str, Any]] = lambda v: v,
 ) -> dict[str, Any]:
-    """`values` with no unknown left: the type's filler, then `quirks` (behaviour.json's
-    values), then a generic value by attribute name."""
+    """`values` with no unknown left: the type's filler (on create: what the service decides
+    once, such as addresses and a pool's instances), then `quirks` (behaviour.json's values),
+    then a generic value by attribute name."""
     known = dict(values)
     if known.get("id") is UNKNOWN:
         known["id"] = world.ocid(world.ocid_kind(ctx.tf_type), ctx.region)
     specific = FILLERS.get(ctx.tf_type)
-    if specific is not None:
+    if specific is not None and ctx.creating:
         for name, value in specific(known, ctx).items():
             if known.get(name) is UNKNOWN:
                 known[name] = value

@@ -47,6 +47,7 @@ from .values import (
     get_path,
     map_attributes,
     set_path,
+    without_unknowns,
 )
 
 CERT_FILE, KEY_FILE = "standin-cert.pem", "standin-key.pem"
@@ -238,12 +239,12 @@ class StandInProvider(rpc.ProviderServicer):  # type: ignore[misc]
                 if prior is not None:
                     ten.delete(str(prior.get("id")))
                 return pb.ApplyResourceChange.Response(new_state=_dv(None))
-            ctx = fillers.Context(t.name, self.region, ten)
+            ctx = fillers.Context(t.name, self.region, ten, creating=prior is None)
             filled = fillers.fill(t.block, planned, ctx, lambda v: behaviour.apply(t, v, "apply"))
             new = conform_block(t.block, filled)
             ten.put(str(new["id"]), t.name, new)
             for kind, child in ctx.children:
-                ten.put(str(child["id"]), kind, child, owner=str(new["id"]))
+                ten.put(str(child["id"]), kind, without_unknowns(child), owner=str(new["id"]))
         return pb.ApplyResourceChange.Response(
             new_state=_dv(new), private=b"", legacy_type_system=True
         )

@@ -66,6 +66,17 @@ def has_unknown(value: Any) -> bool:
     return False
 
 
+def without_unknowns(value: Any) -> Any:
+    """`value` with every unknown replaced by null (for what the service itself records)."""
+    if value is UNKNOWN:
+        return None
+    if isinstance(value, dict):
+        return {k: without_unknowns(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_unknowns(v) for v in value]
+    return value
+
+
 def conform(type_: Any, value: Any) -> Any:
     """`value` shaped to the cty type: every object attribute present, numbers as numbers."""
     if value is None or value is UNKNOWN:
