@@ -62,8 +62,8 @@ destroy: ## terraform destroy for STACK=<name>
 	@test -n "$(STACK)" || { echo "usage: make destroy STACK=<name>"; exit 2; }
 	cd $(OUT)/stacks/$(STACK) && $(TF) destroy $(ARGS)
 
-tf-e2e: install ## Every stack through terraform init/validate/plan/apply/re-plan/destroy on the stand-in OCI provider
-	$(PY) -m tests.standin_oci.e2e
+tf-e2e: install ## Every stack (or STACK=<name>) through terraform init/validate/plan/apply/re-plan/destroy on the stand-in OCI provider
+	$(PY) -m tests.standin_oci.e2e $(STACK)
 
 boot: install tools ## Boot NODE of STACK under systemd + cloud-init in a container, print what it did
 	@test -n "$(STACK)" || { echo "usage: make boot STACK=<name> [NODE=0]"; exit 2; }
