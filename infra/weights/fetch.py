@@ -467,7 +467,10 @@ def _instance_principal() -> Signer:
     # The SDK signs a requests PreparedRequest, and vendors its own requests for that
     # (oci/_vendor/requests, what oci/base_client.py imports): top-level `requests` is no
     # dependency of `oci` and is absent from its venv (issue 18, finding 1).
-    requests = oci._vendor.requests
+    try:
+        from oci._vendor import requests  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # a distribution's build that unbundles it depends on requests
+        import requests  # type: ignore[import-untyped,unused-ignore]
     signer = oci.auth.signers.InstancePrincipalsSecurityTokenSigner()
 
     def sign(url: str, headers: Headers) -> Headers:
