@@ -24,34 +24,45 @@ from infra.render.weights_part import shipped_fetcher
 from infra.weights.manifest import NAME, build
 from tests.weights.data import MiB, model_dir, same_tree
 from tests.weights.oci_standin import OS_HOST, REGION, Oci, oci_standin
+from tests.weights.pythons import PY36
 
 OCI = importlib.metadata.version("oci")
-PY = f"{sys.version_info.major}.{sys.version_info.minor}"
 NS, BUCKET, PREFIX = "gpuformns", "weights", "org/model"
+#: pip 21.3.1 is the last pip for Python 3.6; older ones (Oracle Linux 8's venvs carry 9.0.3)
+#: cannot install oci's dependencies from their wheels (issue 18, finding 2).
+PIP36 = "pip==21.3.1"
 
 
-def _venv_with_only_oci() -> Path:
-    """A venv with pip's `oci` (the version gpuform pins) and its own dependencies, built once
-    per machine from PyPI and kept under ~/.cache: nothing of gpuform's venv leaks in."""
+def _venv_with_only_oci(base: str) -> Path:
+    """A venv of interpreter `base` with pip's `oci` (the version gpuform pins) and its own
+    dependencies, built once per machine from PyPI into ~/.cache: nothing of gpuform's leaks in."""
+    ver = subprocess.run(
+        [base, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    root = cache / "gpuform-tests" / f"oci-{OCI}-py{PY}"
+    root = cache / "gpuform-tests" / f"oci-{OCI}-py{ver}"
     python = root / "bin" / "python"
     if not (root / ".complete").is_file():
         shutil.rmtree(root, ignore_errors=True)
-        base = getattr(sys, "_base_executable", sys.executable)
         subprocess.run([base, "-m", "venv", str(root)], check=True, capture_output=True)
-        r = subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", f"oci=={OCI}"],
-            capture_output=True, text=True, timeout=900,
-        )  # fmt: skip
-        assert r.returncode == 0, f"pip install oci=={OCI} failed: {r.stderr[-2000:]}"
+        steps = [[PIP36]] if ver == "3.6" else []
+        for what in [*steps, [f"oci=={OCI}"]]:
+            r = subprocess.run(
+                [str(python), "-m", "pip", "install", "-q", *what],
+                capture_output=True, text=True, timeout=900,
+            )  # fmt: skip
+            assert r.returncode == 0, f"pip install {what} failed: {r.stderr[-2000:]}"
         (root / ".complete").touch()
     return python
 
 
-@pytest.fixture(scope="module")
-def node_python() -> Path:
-    python = _venv_with_only_oci()
+PYTHONS = [getattr(sys, "_base_executable", sys.executable), *([str(PY36)] if PY36 else [])]
+
+
+@pytest.fixture(scope="module", params=PYTHONS, ids=["gpuform-python", "python3.6"][: len(PYTHONS)])
+def node_python(request: pytest.FixtureRequest) -> Path:
+    python = _venv_with_only_oci(request.param)
     # What makes this venv the node's: the SDK is there, top-level requests is not.
     assert subprocess.run([python, "-c", "import oci"], capture_output=True).returncode == 0
     no = subprocess.run([python, "-c", "import requests"], capture_output=True, text=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from tests.weights.data import MiB, model_dir, same_tree
 from tests.weights.hub import Hub, fake_hub
 from tests.weights.moto import CREDENTIALS, S3Server, moto_server
 from tests.weights.proxy import proxy
+from tests.weights.pythons import PY36
 
 FETCH = Path(fetch.__file__)
 PREFIX = "org/model"
@@ -264,23 +264,6 @@ def test_the_manifest_is_what_the_pull_reads(pushed: tuple[Path, str], s3: S3Ser
     assert {e.name for e in entries} == {
         p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file()
     }
-
-
-def _python36() -> Path | None:
-    """A working Python 3.6 (pyenv's, where the shim alone would fail), or None."""
-    found = [
-        shutil.which("python3.6"),
-        *map(str, Path.home().glob(".pyenv/versions/3.6*/bin/python3.6")),
-    ]
-    for cand in filter(None, found):
-        ok = subprocess.run([cand, "-c", "import sys; assert sys.version_info[:2] == (3, 6)"],
-                            capture_output=True).returncode == 0  # fmt: skip
-        if ok:
-            return Path(cand)
-    return None
-
-
-PY36 = _python36()
 
 
 @pytest.mark.skipif(PY36 is None, reason="no Python 3.6 interpreter here")
