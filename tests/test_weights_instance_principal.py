@@ -63,8 +63,8 @@ PYTHONS = [getattr(sys, "_base_executable", sys.executable), *([str(PY36)] if PY
 @pytest.fixture(scope="module", params=PYTHONS, ids=["gpuform-python", "python3.6"][: len(PYTHONS)])
 def node_python(request: pytest.FixtureRequest) -> Path:
     python = _venv_with_only_oci(request.param)
-    # What makes this venv the node's: the SDK is there, top-level requests is not.
-    assert subprocess.run([python, "-c", "import oci"], capture_output=True).returncode == 0
+    # What makes this venv the node's: top-level requests is not there (the pull shows oci is;
+    # importing oci alone takes Python 3.6 about 20 s here).
     no = subprocess.run([python, "-c", "import requests"], capture_output=True, text=True)
     assert "No module named 'requests'" in no.stderr, "oci now brings requests: rethink this test"
     return python
