@@ -13,7 +13,7 @@ from functools import cache
 
 import pytest
 
-from infra.render.pool import ROSTER_UNIT
+from infra.render.stage0 import UNIT as ROSTER_UNIT
 from infra.specs import Deployment, Model, NodeGroup, Training, TrainingStackSpec
 from tests.boot import can_boot, checks, report
 from tests.boot.collect import NodeReport

@@ -10,7 +10,7 @@ import pytest
 from infra.ops import probe
 from infra.ops.readiness import gaps, node_gaps, progress
 from infra.ops.transport import RunResult
-from infra.render.pool import ROSTER_UNIT
+from infra.render.stage0 import UNIT as ROSTER_UNIT
 from tests.ops import sample
 from tests.ops.fake import FakeNode, FakeTransport, active, failed, starting
 

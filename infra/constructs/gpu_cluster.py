@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..engines import driver
+from ..node_metadata import ApplyTimeValues
 from ..node_plan import NodePlan
 from ..specs import AnyStack, StackSpec
 from ..tf import oci
@@ -102,12 +103,15 @@ class GpuCluster(Construct):
                 availability_domain=ad,
                 subnet_id=self.network.private_subnet.id,
                 nsg_id=self.network.node_nsg.id,
-                ssh_authorized_keys=props.ssh_authorized_keys,
-                api_key_secret_id=props.api_key_secret_id or "",
-                hub_token_secret_id=props.hub_token_secret_id or "",
-                shared_fs_ip=self.shared_fs.ip if self.shared_fs else "",
-                weights_namespace=self.weights.namespace if self.weights else "",
-                weights_url=self.weights.par_url if self.weights else "",
+                values=ApplyTimeValues(
+                    ssh_authorized_keys=props.ssh_authorized_keys,
+                    api_key_secret_id=props.api_key_secret_id or "",
+                    head_ip="",
+                    hub_token_secret_id=props.hub_token_secret_id or "",
+                    shared_fs_ip=self.shared_fs.ip if self.shared_fs else "",
+                    weights_namespace=self.weights.namespace if self.weights else "",
+                    weights_url=self.weights.par_url if self.weights else "",
+                ),
                 block_volumes=bool(weights and weights.volume),
                 image_id=props.node_image_id,
                 region=dep.region,

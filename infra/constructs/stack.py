@@ -105,7 +105,7 @@ class GpuStack(TerraformStack):
                 {**_node_output(n), "private_ip": i.private_ip, "instance_id": i.id}
                 for n, i in zip(plan, cluster.nodes.instances, strict=True)
             ],
-            "The node plan (index, name, role, replica, head, steps) with each private IP.",
+            "The node plan (index, name, role, replica, head, steps, bundle) with each private IP.",
         )
         self._out("region", spec.deployment.region, "The stack's OCI region (for the OCI SDK).")
         ray_heads = [
@@ -143,4 +143,4 @@ def _node_output(n: NodePlan) -> dict[str, object]:
     d = n.as_dict()
     return {
         k: d[k] for k in ("index", "name", "hostname", "role", "replica", "head", "ray_role")
-    } | {"steps": d["steps"]}
+    } | {"steps": d["steps"], "bundle": d["bundle"]}

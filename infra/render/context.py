@@ -145,6 +145,10 @@ class LimitsPart:
     # A cluster network's roster is written once every node of the pool runs and Terraform
     # has read their addresses; oci-hpc gives the cluster network's creation hours.
     roster_timeout_s: int = 7200
+    # Stage 0 fetches its bundle this many times, 5 to 30 s apart (about two minutes and a
+    # half): Terraform uploads it before the node launches, so only an unreachable Object
+    # Storage or a dead PAR fails it, and neither heals by waiting longer.
+    bundle_tries: int = 8
 
 
 @dataclass(frozen=True)
