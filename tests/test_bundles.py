@@ -10,6 +10,7 @@ import random
 import subprocess
 import tarfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import yaml
@@ -19,6 +20,7 @@ from infra.errors import UserError
 from infra.node_plan import NodePlan, plan_nodes, pool_stage0
 from infra.render import steps as steps_mod
 from infra.render.bundle import unpack
+from infra.render.cloud_config import OCI_METADATA_LIMIT
 from infra.render.jinja import environment
 from infra.render.stage0 import MAX_STAGE0_B64, UNIT, Stage0
 from infra.specs import AnyStack
@@ -138,13 +140,13 @@ def twenty_kb_step(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         ),
     }
     env = environment()
+    assert env.loader is not None and env.cache is not None
     monkeypatch.setattr(env, "loader", ChoiceLoader([DictLoader(templates), env.loader]))
     dummy = steps_mod.Step("dummy", ("dummy",), reads=("paths",))
     monkeypatch.setattr(steps_mod, "STEPS", (*steps_mod.STEPS, dummy))
-    env.cache.clear() if env.cache is not None else None
+    env.cache.clear()
     yield
-    if env.cache is not None:
-        env.cache.clear()
+    env.cache.clear()
 
 
 def _bundle_sizes() -> dict[str, list[tuple[str, int]]]:
@@ -170,3 +172,26 @@ def test_a_20_kb_step_leaves_every_examples_user_data_the_same_size(
     # ... and in every node's files.
     node = _plan(EXAMPLES["r1-distill-llama-8b"])[0]
     assert f"{LIB}/dummy.sh" in node.files and "gpuform-dummy.service" in node.steps
+
+
+def test_the_readmes_user_data_table_is_the_plans() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("### What each node's user_data costs", 1)[1].split("\n### ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and " B |" in line]
+    expected = []
+    for name, stack in sorted(EXAMPLES.items()):
+        plan = _plan(stack)
+        if plan[0].placement == "cluster_network":
+            s = pool_stage0(plan)
+            sizes = " + ".join(f"{b.size:,}" for b in s.bundles)
+            bundle = f"{len(s.bundles)}: {sizes} B"
+            expected.append((name, f"0-{len(plan) - 1} (one pool)", s.user_data_b64, bundle))
+            continue
+        for n in plan:
+            label = f"{n.index} ({n.role})" if len(plan) > 1 else str(n.index)
+            expected.append((name, label, n.user_data_b64, f"{n.bundle.size:,} B"))
+    assert rows == [
+        f"| {name} | {label} | {len(b64):,} B | {100 * len(b64) / OCI_METADATA_LIMIT:.0f}% "
+        f"| {bundle} |"
+        for name, label, b64, bundle in expected
+    ]
