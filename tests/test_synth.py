@@ -572,7 +572,7 @@ def test_depends_on_names_bare_addresses(synthesized: dict[str, dict[str, Any]])
     seen = 0
     for name, doc in synthesized.items():
         for kind in ("resource", "data"):
-            for tf_type, blocks in doc.get(kind, {}).items():
+            for blocks in doc.get(kind, {}).values():
                 for block_name, block in blocks.items():
                     for ref in block.get("depends_on", []):
                         seen += 1

@@ -37,10 +37,6 @@ class Shape:
     price_seen: str
 
     @property
-    def total_gpu_memory_gb(self) -> int:
-        return self.gpus * self.gpu_memory_gb
-
-    @property
     def total_gpu_memory_bytes(self) -> int:
         return self.gpus * self.gpu_memory_bytes
 

@@ -16,7 +16,7 @@ from ..catalog.shapes import price_source
 # Stack files and the spec models load inside the commands that read them (`from ..stacks
 # import select`), so the day-2 commands (exec, ssh, status) start without them.
 from .errors import EXIT_BAD_INPUT, fail, user_errors
-from .nccl_test import register as register_nccl_test
+from .nccl_allreduce import register as register_nccl_test
 from .ops import register as register_ops
 from .plan import plan
 from .weights import register as register_weights

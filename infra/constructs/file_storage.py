@@ -24,19 +24,19 @@ from ..specs.storage import SharedStorage
 from ..tf import oci
 from ..tf.cdk import Construct
 
-Protocol = Literal["tcp", "udp"]
-_PROTOCOL_NUMBER: dict[Protocol, str] = {"tcp": "6", "udp": "17"}
+IpProtocol = Literal["tcp", "udp"]
+_PROTOCOL_NUMBER: dict[IpProtocol, str] = {"tcp": "6", "udp": "17"}
 
 #: What a mount target serves, per OCI's security-rule page: rpcbind (111), MOUNT (2048),
 #: NFS (2049) and NLM (2050) over TCP; rpcbind and MOUNT over UDP.
-NFS_PORTS: tuple[tuple[Protocol, int, int], ...] = (
+NFS_PORTS: tuple[tuple[IpProtocol, int, int], ...] = (
     ("tcp", 111, 111),
     ("tcp", 2048, 2050),
     ("udp", 111, 111),
     ("udp", 2048, 2048),
 )
 #: The source ports its replies and NLM callbacks leave from (the page's stateful egress rules).
-NFS_REPLY_PORTS: tuple[tuple[Protocol, int, int], ...] = (
+NFS_REPLY_PORTS: tuple[tuple[IpProtocol, int, int], ...] = (
     ("tcp", 111, 111),
     ("tcp", 2048, 2050),
     ("udp", 111, 111),
@@ -148,7 +148,7 @@ class SharedFileSystem(Construct):
     def _rule(
         self,
         direction: Literal["INGRESS", "EGRESS"],
-        proto: Protocol,
+        proto: IpProtocol,
         low: int,
         high: int,
         cidr: str,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..catalog.shapes import Vendor
-from ..render.args import Arg, NodeVar
+from .args import Arg, NodeVar
 from .topology import Topology
 
 EngineKind = Literal["vllm", "sglang", "ollama", "tgi"]
@@ -50,7 +50,6 @@ class MemoryProfile:
     weights and KV, and the rest of the GPU must hold activations and CUDA graphs."""
     default_fraction: Callable[[float, Topology], float]
     """(GiB the driver reports per GPU, the replica's layout) -> the engine's own share."""
-    """The engine's own memory share on a GPU of this many GB, for this replica layout."""
     default_context: int | None = None
     """A context the engine uses when told nothing (Ollama's num_ctx); None: the model's maximum."""
     reports_fraction: bool = True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..render.args import Arg, NodeVar
+from .args import Arg, NodeVar
 from .base import (
     HEAD_IP,
     ApiKeySupport,

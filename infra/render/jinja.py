@@ -6,7 +6,7 @@ from functools import cache
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from .args import shell_word, shell_words
+from ..engines.args import shell_word, shell_words
 from .paths import cloud_init_dir, templates_dir
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra.nccl_test import parse, script
+from infra.nccl_allreduce import parse, script
 from infra.node_plan import plan_nodes
 from infra.sizing.settings import resolve
 from infra.stacks import load_examples

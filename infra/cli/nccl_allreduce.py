@@ -41,7 +41,7 @@ def nccl_test(
 ) -> None:
     """All-reduce over every GPU of each replica (torch.distributed on NCCL/RCCL, in the stack's
     image): bus bandwidth, and whether NCCL used NET/IB (RDMA) or fell back to NET/Socket."""
-    from ..nccl_test import script
+    from ..nccl_allreduce import script
     from ..node_plan import plan_nodes
     from ..stacks import select
     from ..synth import settings_for
@@ -58,7 +58,7 @@ def nccl_test(
 
 
 def _run(stack: str, replica_nodes: int, command: str, timeout: float, out_dir: Path) -> None:
-    from ..nccl_test import parse
+    from ..nccl_allreduce import parse
     from ..ops.fanout import run_all
     from ..ops.inventory import Inventory
     from .ops import BASTION_TIMEOUT_S, _transport
