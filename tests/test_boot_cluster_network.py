@@ -15,14 +15,12 @@ from functools import cache
 
 import pytest
 
-from infra.node_plan import plan_nodes
 from infra.render.stage0 import UNIT as ROSTER_UNIT
-from infra.sizing.settings import resolve
 from infra.specs import Deployment, Model, NodeGroup, Training, TrainingStackSpec
 from tests.boot import can_boot, checks, report
 from tests.boot.collect import NodeReport
 from tests.boot.harness import boot_stack
-from tests.boot.plan import bundle_object_path, plan_stack
+from tests.boot.plan import plan_stack
 
 pytestmark = pytest.mark.slow
 
@@ -89,9 +87,11 @@ def test_each_node_waited_for_the_roster_terraform_writes_last(index: int) -> No
 @pytest.mark.parametrize("index", [0, 1])
 def test_each_node_fetched_its_own_kinds_bundle_once(index: int) -> None:
     r = _node(index)
-    node = plan_nodes(STACK, resolve(STACK))[index]
-    assert r.bundle_requests == [f"GET {bundle_object_path(STACK, node.bundle)} 200"]
-    assert r.written["/var/lib/gpuform/bundle.done"] == f"{node.bundle.sha256}\n"
+    # Every node's metadata names all three kinds' bundles (ranks differ); it took its own.
+    assert len(r.plan.objects) == 3 and _node(0).plan.bundle_sha256 != _node(1).plan.bundle_sha256
+    (own,) = [path for path, _ in r.plan.objects if r.plan.bundle_sha256 in path]
+    assert r.bundle_requests == [f"GET {own} 200"]
+    assert r.written["/var/lib/gpuform/bundle.done"] == f"{r.plan.bundle_sha256}\n"
 
 
 def test_the_worker_takes_its_index_and_head_from_the_roster() -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .endpoint import EndpointState
 from .inventory import Inventory, Node
-from .probe import ROSTER, TARGET, NodeState
+from .probe import STAGE0, TARGET, NodeState
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,8 @@ def node_gaps(inventory: Inventory, state: NodeState) -> list[Gap]:
     gaps: list[Gap] = []
     # Stage 0 installs a node's units from its bundle (a cluster network node, once it has
     # found itself in the roster).
-    roster = state.step(ROSTER)
-    installing = roster is not None and not roster.done and not roster.failed
+    stage0 = state.step(STAGE0)
+    installing = stage0 is not None and not stage0.done and not stage0.failed
     for step in state.steps:
         if step.load == "not-found" and installing:
             gaps.append(Gap(node.name, step.unit, "not installed yet", "waiting for its bundle"))
