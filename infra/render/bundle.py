@@ -78,13 +78,6 @@ class Bundle:
         """Its name in the bucket: a changed file is a new object, never an overwrite."""
         return object_name(self.sha256)
 
-    @property
-    def units(self) -> tuple[str, ...]:
-        """The systemd units it holds, which stage 0 enables."""
-        return tuple(sorted(f.path.rsplit("/", 1)[1] for f in self.files if f.path.endswith(
-            (".service", ".target")
-        )))  # fmt: skip
-
     def as_dict(self) -> dict[str, object]:
         return {"sha256": self.sha256, "size": self.size, "object": self.object_name}
 

@@ -34,11 +34,6 @@ class PathsPart:
         return f"{self.etc}/roster.env"
 
     @property
-    def pool(self) -> str:
-        """Where a cluster network node's cloud-config leaves every node's files."""
-        return f"{self.lib}/pool"
-
-    @property
     def ready_file(self) -> str:
         return f"{self.state}/ready"
 
