@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..node_metadata import ApplyTimeValues
 from ..node_plan import NodePlan
 from ..specs import AnyStack, StackSpec
 from ..specs.nodes import IMAGE_VARIABLE
@@ -89,9 +90,12 @@ class GpuStack(TerraformStack):
                 plan=plan,
                 tenancy_id=tenancy,
                 compartment_id=compartment,
-                ssh_authorized_keys=ssh_key,
-                api_key_secret_id=secret,
-                hub_token_secret_id=hub_token,
+                values=ApplyTimeValues(
+                    ssh_authorized_keys=ssh_key,
+                    api_key_secret_id=secret or "",
+                    head_ip="",
+                    hub_token_secret_id=hub_token or "",
+                ),
                 provider_args=provider_args,
                 node_image_id=node_image,
             ),
