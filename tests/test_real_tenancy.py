@@ -165,7 +165,7 @@ def test_dynamic_group_admits_the_gpu_nodes_by_id_and_nothing_else(
         assert "bastion" not in group["matching_rule"]
         assert "compartment" not in group["matching_rule"]
         ((_, policy),) = _resources(doc, "oci_identity_policy").items()
-        assert policy["depends_on"] == [f"${{oci_identity_dynamic_group.{group_key}}}"], name
+        assert policy["depends_on"] == [f"oci_identity_dynamic_group.{group_key}"], name
         for statement in policy["statements"]:
             assert statement.startswith(f"Allow dynamic-group {group['name']} to read "), name
 
@@ -372,8 +372,9 @@ def test_amd_containers_get_the_hosts_render_gid() -> None:
 def test_oracle_linux_uses_the_packaged_oci_cli() -> None:
     """Item 6: OL8's python3 is 3.6, where pip builds cryptography; the CLI comes from dnf."""
     node = _plan(_stack(NodeGroup(shape="BM.GPU.H100.8"), LLAMA_70B, Engine(kind="vllm")))[0]
-    script = node.files[f"{LIB}/api-key.sh"]
-    assert "8) pkg=python36-oci-cli" in script and "9) pkg=python39-oci-cli" in script
+    script = node.files[f"{LIB}/oci-client.sh"]
+    assert "8) pkg=python36-oci-cli py=/usr/bin/python3.6" in script
+    assert "9) pkg=python39-oci-cli py=/usr/bin/python3.9" in script
     assert 'dnf install -y "oraclelinux-developer-release-el$major"' in script
     assert "pip install" not in script
     assert "the node needs internet access" in script

@@ -17,6 +17,8 @@ class PathsPart:
     units: str = "/etc/systemd/system"
     localdisk: str = "/mnt/localdisk"
     imds_url: str = "http://169.254.169.254/opc/v2/instance/metadata"
+    oci_venv: str = "/opt/gpuform/oci-cli"
+    """Where Ubuntu's OCI CLI and SDK go (a venv); Oracle Linux uses its packaged ones."""
 
     @property
     def imds_v2_url(self) -> str:
@@ -26,6 +28,12 @@ class PathsPart:
     @property
     def node_env(self) -> str:
         return f"{self.etc}/node.env"
+
+    @property
+    def oci_client_env(self) -> str:
+        """Names the OCI CLI and a Python with the oci SDK, for every step that reads OCI by
+        instance principal; written by the oci-client step, which alone installs them."""
+        return f"{self.etc}/oci-client.env"
 
     @property
     def roster_env(self) -> str:
