@@ -132,7 +132,7 @@ def _bundles_of(doc: dict[str, Any], metadata: dict[str, str]) -> list[dict[str,
 
 def _pinned(text: str) -> list[str]:
     """The sha256 lines stage 0's cloud-config writes to /usr/local/lib/gpuform/bundles."""
-    files = {f["path"]: f["content"] for f in yaml.safe_load(text)["write_files"]}
+    files = {f["path"]: str(f["content"]) for f in yaml.safe_load(text)["write_files"]}
     return files["/usr/local/lib/gpuform/bundles"].split()
 
 
