@@ -223,8 +223,9 @@ def test_a_stack_with_weights_synthesizes_bucket_policy_and_attachments(
     nodes = _all(doc, "oci_core_instance")
     gpu = [n for n in nodes if "gpuform-node-index" in n.get("freeform_tags", {})]
     assert len(gpu) == 2
-    (bucket,) = _all(doc, "oci_objectstorage_bucket")
-    assert bucket["name"] == "models"
+    # The weights bucket, beside the stack's own boot bucket (docs/bundles.md).
+    buckets = sorted(b["name"] for b in _all(doc, "oci_objectstorage_bucket"))
+    assert buckets == ["models", "wts-boot"]
     (policy,) = _all(doc, "oci_identity_policy")
     reads = [s for s in policy["statements"] if "read objects" in s]
     assert reads == [
@@ -354,7 +355,8 @@ def test_a_stack_on_an_existing_bucket_checks_it_against_the_compartment_variabl
     result = synth({stack.name: stack}, tmp_path / "out")
     doc: dict[str, Any] = json.loads(result.stacks[stack.name].read_text())
     assert check_terraform_json(doc) == []
-    assert _all(doc, "oci_objectstorage_bucket") == []
+    # Only the stack's own boot bucket is created (docs/bundles.md), not the existing one.
+    assert [b["name"] for b in _all(doc, "oci_objectstorage_bucket")] == ["wts-boot"]
     (lookup,) = doc["data"]["oci_objectstorage_bucket"].values()
     (check,) = lookup["lifecycle"]["postcondition"]
     assert check["condition"] == "${self.compartment_id == var.compartment_ocid}"

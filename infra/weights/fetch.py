@@ -3,7 +3,7 @@
 
 Shipped to every node (docs/weights.md) and run with the node's own Python (3.6 on Oracle Linux
 8, newer on Ubuntu) and the standard library alone, so it avoids 3.7+ syntax and modules.
-Docstrings and comments are dropped from the shipped copy; only code costs user_data bytes.
+Docstrings and comments are dropped from the shipped copy; only code costs bundle bytes.
 
 Sources:
   --base-url URL   GET URL + PREFIX/NAME: a bucket's read-only PAR (https://objectstorage.
