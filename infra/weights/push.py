@@ -11,7 +11,6 @@ the new one goes up last, so a prefix with a manifest holds exactly the bytes it
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -180,7 +179,3 @@ def push(
 
 def _size(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
-
-
-def default_workers() -> int:
-    return min(32, (os.cpu_count() or 4) * 4)
