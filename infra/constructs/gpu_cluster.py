@@ -1,4 +1,4 @@
-"""GpuCluster: Network + NodeGroup + Endpoint + Bastion (+ instance access), composed."""
+"""GpuCluster: Network + GpuNodes + ApiLoadBalancer + Bastion (+ instance access), composed."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from ..tf import oci
 from ..tf.cdk import Construct
 from .access import InstanceAccess, InstanceAccessProps
 from .bastion import Bastion, BastionProps
-from .endpoint import Endpoint, EndpointProps
 from .file_storage import SharedFileSystem, SharedFileSystemProps
+from .gpu_nodes import GpuNodes, GpuNodesProps
+from .load_balancer import ApiLoadBalancer, ApiLoadBalancerProps
 from .network import Network, NetworkProps
-from .node_group import NodeGroup, NodeGroupProps
-from .weight_cache import WeightCache, WeightCacheProps
+from .weight_store import WeightStore, WeightStoreProps
 
 
 @dataclass(frozen=True)
@@ -66,10 +66,10 @@ class GpuCluster(Construct):
         )
         weights = serving.weights if serving else None
         self.weights = (
-            WeightCache(
+            WeightStore(
                 self,
                 "weights",
-                WeightCacheProps(name=spec.name, compartment_id=c, region=dep.region, spec=weights),
+                WeightStoreProps(name=spec.name, compartment_id=c, region=dep.region, spec=weights),
             )
             if weights
             else None
@@ -92,10 +92,10 @@ class GpuCluster(Construct):
             if storage
             else None
         )
-        self.nodes = NodeGroup(
+        self.nodes = GpuNodes(
             self,
             "nodes",
-            NodeGroupProps(
+            GpuNodesProps(
                 nodes=spec.nodes,
                 plan=props.plan,
                 placement=props.plan[0].placement,
@@ -150,10 +150,10 @@ class GpuCluster(Construct):
         )
         # Each replica's head serves the API; its workers join it (Ray or SGLang's dist-init).
         self.endpoint = (
-            Endpoint(
+            ApiLoadBalancer(
                 self,
                 "endpoint",
-                EndpointProps(
+                ApiLoadBalancerProps(
                     name=spec.name,
                     compartment_id=c,
                     subnet_id=self.network.public_subnet.id,

@@ -1,4 +1,4 @@
-"""NodeGroup: identical GPU instances, launched one by one (each booting its own stage 0) or
+"""GpuNodes: identical GPU instances, launched one by one (each booting its own stage 0) or
 as one cluster network's pool (sharing one, with a roster: cluster_network.py). Either way
 every node fetches its files as a bundle from the stack's boot bucket (bundles.py).
 """
@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from .. import node_metadata
 from ..node_plan import NodePlan, bundles, pool_stage0
 from ..placement import Placement
-from ..specs import NodeGroup as NodeGroupSpec
+from ..specs import NodeGroup
 from ..tf import oci
 from ..tf.cdk import Construct
 from .bundles import BootBucket, BootBucketProps, Bundles
@@ -22,10 +22,10 @@ ENABLED, DISABLED = "ENABLED", "DISABLED"
 
 
 @dataclass(frozen=True)
-class NodeGroupProps:
+class GpuNodesProps:
     """A stack's nodes as the node plan decided them, where they go, and apply-time values."""
 
-    nodes: NodeGroupSpec
+    nodes: NodeGroup
     plan: tuple[NodePlan, ...]
     placement: Placement | None
     compartment_id: str
@@ -43,10 +43,10 @@ class NodeGroupProps:
     """The stack's region: the bundles' and roster's URLs name it."""
 
 
-class NodeGroup(Construct):
+class GpuNodes(Construct):
     """One node per planned node, of one GPU shape, in the private subnet."""
 
-    def __init__(self, scope: Construct, id: str, props: NodeGroupProps) -> None:
+    def __init__(self, scope: Construct, id: str, props: GpuNodesProps) -> None:
         super().__init__(scope, id)
         nodes = props.nodes
         image_id = props.image_id or platform_image_id(
@@ -74,7 +74,7 @@ class NodeGroup(Construct):
         self.heads = [self.instances[n.index] for n in props.plan if n.role == "head"]
         """One per replica: the nodes that serve the API."""
 
-    def _one_by_one(self, props: NodeGroupProps, image_id: str) -> list[oci.CoreInstance]:
+    def _one_by_one(self, props: GpuNodesProps, image_id: str) -> list[oci.CoreInstance]:
         nodes = props.nodes
         shape = nodes.shape_info
         self.cluster = (
@@ -138,7 +138,7 @@ class NodeGroup(Construct):
             )
         return instances
 
-    def _pool_props(self, props: NodeGroupProps, image_id: str) -> ClusterNetworkProps:
+    def _pool_props(self, props: GpuNodesProps, image_id: str) -> ClusterNetworkProps:
         stage0 = pool_stage0(props.plan)
         return ClusterNetworkProps(
             nodes=props.nodes,
