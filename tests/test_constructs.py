@@ -12,8 +12,9 @@ from infra.constructs.network import Network, NetworkProps
 from infra.node_metadata import ApplyTimeValues
 from infra.node_plan import plan_nodes
 from infra.sizing.settings import resolve
-from infra.specs import Deployment, Engine, Model, NodeGroup, StackSpec
+from infra.specs import Engine, Model, NodeGroup, StackSpec
 
+from .factories import deployment
 from .narrow import synth_construct
 
 
@@ -79,11 +80,8 @@ def test_network_opens_ssh_and_api_only_to_the_given_ranges(tmp_path: Path) -> N
 
 def test_gpu_nodes_follow_the_node_plan(tmp_path: Path) -> None:
     spec = StackSpec(
-        deployment=Deployment(
-            name="pair",
-            region="us-ashburn-1",
-            ssh_allowed_cidrs=["192.0.2.0/28"],
-            api_allowed_cidrs=["192.0.2.0/28"],
+        deployment=deployment(
+            "pair", ssh_allowed_cidrs=["192.0.2.0/28"], api_allowed_cidrs=["192.0.2.0/28"]
         ),
         nodes=NodeGroup(shape="BM.GPU.H100.8", count=2),
         model=Model(id="deepseek-ai/DeepSeek-R1", precision="fp8"),

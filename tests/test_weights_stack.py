@@ -17,7 +17,6 @@ from infra.node_plan import plan_nodes
 from infra.render.weights_part import shipped_fetcher
 from infra.sizing.settings import resolve
 from infra.specs import (
-    Deployment,
     Engine,
     EngineKind,
     Model,
@@ -31,18 +30,14 @@ from infra.tf import oci
 from infra.tf.cdk import Construct
 from infra.tf.schema import check_terraform_json
 
+from .factories import deployment
 from .narrow import synth_construct
 from .test_render_validators import assert_silent, shellcheck_files
 
 LIB = "/usr/local/lib/gpuform"
 BACKUP = "ocid1.volumebackup.oc1.iad.aaaaweights"
 FUTURE = datetime(2099, 1, 1, tzinfo=UTC)
-DEP = Deployment(
-    name="wts",
-    region="us-ashburn-1",
-    ssh_allowed_cidrs=["198.51.100.0/24"],
-    api_allowed_cidrs=["198.51.100.0/24"],
-)
+DEP = deployment("wts")
 LLAMA_70B = Model(id="deepseek-ai/DeepSeek-R1-Distill-Llama-70B")
 
 
