@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import queue
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -15,28 +17,39 @@ import typer
 from rich.console import Console
 from rich.live import Live
 
-from ..ops import paths, views
+from ..ops import exits, paths, views
 from ..ops.fanout import NodeResult, run_all, summary
 from ..ops.inventory import Inventory, Node
 from ..ops.journal import journal_command
+from ..ops.names import stack_name
 from ..ops.select import SELECTOR_HELP, one, select
 from ..ops.sshconfig import SshConfig, include_line
 from ..ops.status import gather
-from ..ops.transport import (
-    AuthFailed,
-    HostKeyChanged,
-    Stream,
-    Transport,
-    TransportError,
-    Unreachable,
-)
+from ..ops.transport import Stream, Transport, TransportError, Unreachable
 from ..ops.wait import Poll
 from ..ops.wait import wait as wait_ready
-from .errors import EXIT_BAD_INPUT, stderr, user_errors
+from .errors import stderr, user_errors
 
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-EXIT_FAILED = 1
 BASTION_TIMEOUT_S = 20.0
+#: After Ctrl-C (or any end), closing the connections may not hold the exit for longer.
+CLOSE_S = 5.0
+#: Longest --timeout: a week. inf and nan are no number of seconds (threading refuses them).
+MAX_SECONDS = 7 * 24 * 3600.0
+
+
+def _seconds(low: float) -> Callable[[float], float]:
+    """A --timeout/--interval check: a finite number of seconds from `low` to a week."""
+
+    def check(value: float) -> float:
+        if not low <= value <= MAX_SECONDS:  # nan fails every comparison
+            raise typer.BadParameter(
+                f"{value:g} is not a number of seconds from {low:g} to {MAX_SECONDS:g}"
+            )
+        return value
+
+    return check
+
 
 Stack = Annotated[str, typer.Argument(help="Stack name (its folder under cdktf.out/stacks).")]
 OutDir = Annotated[
@@ -79,6 +92,32 @@ def register(app: typer.Typer) -> None:
     app.command("status")(status)
 
 
+@dataclass(frozen=True)
+class Access:
+    """How every day-2 command reaches a stack: the options they all share."""
+
+    stack: str
+    out_dir: Path
+    inventory: Path | None
+    terraform: str
+    identity: Path | None
+    known_hosts: Path | None
+
+    def open(self) -> Inventory:
+        """The one setup of every command: a valid stack name, then the stack's outputs."""
+        stack_name(self.stack)
+        if self.inventory is not None:
+            return Inventory.from_file(self.stack, self.inventory)
+        return Inventory.from_terraform(self.stack, self.out_dir, self.terraform)
+
+    @property
+    def known_hosts_file(self) -> Path:
+        return self.known_hosts or paths.known_hosts(self.stack)
+
+    def ssh_config(self, inv: Inventory) -> SshConfig:
+        return SshConfig(inv, self.known_hosts_file, self.identity)
+
+
 @user_errors
 def ssh(
     stack: Stack,
@@ -92,8 +131,9 @@ def ssh(
     known_hosts: KnownHostsFile = None,
 ) -> None:
     """An interactive shell on a node (node 0 by default) through the bastion, with system ssh."""
-    inv = _inventory(stack, out_dir, inventory, terraform)
-    config = SshConfig(inv, known_hosts or paths.known_hosts(stack), identity)
+    access = Access(stack, out_dir, inventory, terraform, identity, known_hosts)
+    inv = access.open()
+    config = access.ssh_config(inv)
     alias = config.bastion_alias if node == "bastion" else one(inv, node or "0").name
     raise typer.Exit(config.interactive(alias))
 
@@ -112,8 +152,9 @@ def ssh_config(
     ] = None,
 ) -> None:
     """Write Host entries (<stack>-bastion, <stack>-node-N) for plain ssh, scp and rsync."""
-    inv = _inventory(stack, out_dir, inventory, terraform)
-    config = SshConfig(inv, known_hosts or paths.known_hosts(stack), identity)
+    access = Access(stack, out_dir, inventory, terraform, identity, known_hosts)
+    inv = access.open()
+    config = access.ssh_config(inv)
     folder = directory or paths.ssh_config_dir()
     path = config.write(folder / f"{stack}.conf")
     hosts = [config.bastion_alias, *(n.name for n in inv.nodes)]
@@ -133,7 +174,13 @@ def exec_(
     command: Annotated[list[str], typer.Argument(help="The command, after `--`.")],
     nodes: Annotated[str, typer.Option("--nodes", "-n", help=SELECTOR_HELP)] = "all",
     timeout: Annotated[
-        float, typer.Option("--timeout", "-t", min=0.1, help="Seconds per node, connect included.")
+        float,
+        typer.Option(
+            "--timeout",
+            "-t",
+            callback=_seconds(0.1),
+            help="Seconds per node, connect included; the command is stopped there after.",
+        ),
     ] = 60.0,
     out_dir: OutDir = Path("cdktf.out"),
     inventory: InventoryFile = None,
@@ -142,16 +189,19 @@ def exec_(
     known_hosts: KnownHostsFile = None,
 ) -> None:
     """Run a command on nodes in parallel; output prefixed by node; non-zero if any node failed."""
-    inv = _inventory(stack, out_dir, inventory, terraform)
+    access = Access(stack, out_dir, inventory, terraform, identity, known_hosts)
+    inv = access.open()
     chosen = select(inv, nodes)
     printer = _Printer(chosen)
     started = time.monotonic()
-    with _transport(inv, identity, known_hosts, min(timeout, BASTION_TIMEOUT_S)) as t:
+    with _transport(access, inv, min(timeout, BASTION_TIMEOUT_S)) as t:
         results = run_all(t, chosen, " ".join(command), timeout_s=timeout, sink=printer.line)
     printer.outcomes(results)
     stderr.print(summary(results, time.monotonic() - started), markup=False)
+    if any(r.result.user_must_fix for r in results):
+        raise typer.Exit(exits.BAD_INPUT)
     if not all(r.result.ok for r in results):
-        raise typer.Exit(EXIT_FAILED)
+        raise typer.Exit(exits.FAILED)
 
 
 @user_errors
@@ -161,7 +211,9 @@ def logs(
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
     ] = False,
-    lines: Annotated[int, typer.Option("--lines", "-n", min=1, help="Lines to show.")] = 200,
+    lines: Annotated[
+        int, typer.Option("--lines", "-n", min=1, max=10_000_000, help="Lines to show.")
+    ] = 200,
     out_dir: OutDir = Path("cdktf.out"),
     inventory: InventoryFile = None,
     terraform: Terraform = "terraform",
@@ -169,26 +221,25 @@ def logs(
     known_hosts: KnownHostsFile = None,
 ) -> None:
     """The journal of the node's gpuform units (this boot)."""
-    inv = _inventory(stack, out_dir, inventory, terraform)
+    access = Access(stack, out_dir, inventory, terraform, identity, known_hosts)
+    inv = access.open()
     target = one(inv, node)
-    with _transport(inv, identity, known_hosts, BASTION_TIMEOUT_S) as t:
-        try:
-            for line in t.stream(target, journal_command(lines=lines, follow=follow)):
-                print(line, flush=True)
-        except KeyboardInterrupt:
-            raise typer.Exit(130) from None
-        except TransportError as err:
-            raise _transport_exit(err) from None
+    with _transport(access, inv, BASTION_TIMEOUT_S) as t:
+        for line in _pumped(t.stream(target, journal_command(lines=lines, follow=follow))):
+            print(line, flush=True)
 
 
 @user_errors
 def wait(
     stack: Stack,
     timeout: Annotated[
-        float, typer.Option("--timeout", "-t", min=1, help="Give up after this many seconds.")
+        float,
+        typer.Option(
+            "--timeout", "-t", callback=_seconds(1), help="Give up after this many seconds."
+        ),
     ] = 3600.0,
     interval: Annotated[
-        float, typer.Option("--interval", min=0.5, help="Seconds between polls.")
+        float, typer.Option("--interval", callback=_seconds(0.5), help="Seconds between polls.")
     ] = 10.0,
     no_endpoint: NoEndpoint = False,
     keep_going: Annotated[
@@ -201,14 +252,17 @@ def wait(
     known_hosts: KnownHostsFile = None,
 ) -> None:
     """Wait until every step is active on every node, Ray is whole and the endpoint answers."""
-    inv = _inventory(stack, out_dir, inventory, terraform)
+    access = Access(stack, out_dir, inventory, terraform, identity, known_hosts)
+    inv = access.open()
     show = _WaitView(inv, timeout)
-    # A fresh deployment's bastion may still be booting: wait polls through that.
-    access = _transport(inv, identity, known_hosts, BASTION_TIMEOUT_S, unreachable_ok=True)
-    with access as t, show:
+    started = time.monotonic()
+    # A fresh deployment's bastion may still be booting: wait polls through that. Reaching it
+    # counts against --timeout, as every poll does.
+    bastion_s = min(BASTION_TIMEOUT_S, timeout)
+    with _transport(access, inv, bastion_s, unreachable_ok=True) as t, show:
         outcome = wait_ready(
             t, inv, timeout_s=timeout, interval_s=interval, check_endpoint=not no_endpoint,
-            fail_fast=not keep_going, on_poll=show.update,
+            fail_fast=not keep_going, on_poll=show.update, started=started,
         )  # fmt: skip
     if outcome.ready:
         url = inv.endpoint_url or "(no endpoint_url output)"
@@ -216,7 +270,7 @@ def wait(
         return
     for line in views.gap_report(outcome, timeout):
         stderr.print(line, markup=False)
-    raise typer.Exit(EXIT_FAILED)
+    raise typer.Exit(exits.BAD_INPUT if outcome.refused else exits.FAILED)
 
 
 @user_errors
@@ -233,28 +287,21 @@ def status(
     known_hosts: KnownHostsFile = None,
 ) -> None:
     """A table of the nodes: reachable, GPUs, each step's state and why, endpoint, instance."""
-    inv = _inventory(stack, out_dir, inventory, terraform)
-    with _transport(inv, identity, known_hosts, BASTION_TIMEOUT_S) as t:
+    access = Access(stack, out_dir, inventory, terraform, identity, known_hosts)
+    inv = access.open()
+    with _transport(access, inv, BASTION_TIMEOUT_S) as t:
         report = gather(t, inv, check_endpoint=not no_endpoint, oci_profile=oci_profile)
     out.print(views.status_table(report))
     for line in views.status_notes(report):
         out.print(line, markup=False)
-
-
-def _inventory(stack: str, out_dir: Path, file: Path | None, terraform: str) -> Inventory:
-    if file is not None:
-        return Inventory.from_file(stack, file)
-    return Inventory.from_terraform(stack, out_dir, terraform)
+    # The table is printed whatever the nodes' state; a host only the user can fix is exit 2.
+    if any(s.user_must_fix for s in report.states.values()):
+        raise typer.Exit(exits.BAD_INPUT)
 
 
 @contextmanager
 def _transport(
-    inv: Inventory,
-    identity: Path | None,
-    known_hosts: Path | None,
-    bastion_timeout_s: float,
-    *,
-    unreachable_ok: bool = False,
+    access: Access, inv: Inventory, bastion_timeout_s: float, *, unreachable_ok: bool = False
 ) -> Iterator[Transport]:
     """An SSH transport with the bastion reached (told once); `unreachable_ok` lets wait poll."""
     # paramiko costs ~0.1 s to import: only commands that connect pay for it.
@@ -263,9 +310,9 @@ def _transport(
     from ..ops.ssh import SshTransport
 
     _log_to_stderr()
-    hosts = KnownHosts(known_hosts or paths.known_hosts(inv.stack))
-    config = SshConfig(inv, hosts.path, identity)
-    t = SshTransport(inv, Credentials(identity), hosts, ssh_config=config)
+    hosts = KnownHosts(access.known_hosts_file)
+    config = SshConfig(inv, hosts.path, access.identity)
+    t = SshTransport(inv, Credentials(access.identity), hosts, ssh_config=config)
     try:
         try:
             t.connect_bastion(bastion_timeout_s)
@@ -276,14 +323,52 @@ def _transport(
     except TransportError as err:
         raise _transport_exit(err) from None
     finally:
-        t.close()
+        _close_within(t, CLOSE_S)
+
+
+def _close_within(t: Transport, seconds: float) -> None:
+    """Close the connections, but never let that hold the exit (after Ctrl-C above all)."""
+    closer = threading.Thread(target=t.close, name="gpuform-close", daemon=True)
+    closer.start()
+    closer.join(seconds)
+
+
+def _pumped(lines: Iterator[str]) -> Iterator[str]:
+    """`lines`, read on a thread of their own, so that Ctrl-C stops us the first time.
+
+    Read on the main thread, the KeyboardInterrupt could land anywhere inside paramiko (a
+    lock taken and never released), and `logs --follow` then kept running after SIGINT.
+    Here it lands in queue.get, plain Python; the caller's exit closes the channel, which
+    ends the reader and (on its PTY) the remote journalctl.
+    """
+    box: queue.Queue[tuple[str | None, BaseException | None]] = queue.Queue(maxsize=1024)
+
+    def pump() -> None:
+        try:
+            for line in lines:
+                box.put((line, None))
+        except BaseException as err:  # handed to the main thread, which says it in one line
+            box.put((None, err))
+            return
+        box.put((None, None))
+
+    threading.Thread(target=pump, name="gpuform-stream", daemon=True).start()
+    try:
+        while True:
+            line, err = box.get()
+            if err is not None:
+                raise err
+            if line is None:
+                return
+            yield line
+    except KeyboardInterrupt:
+        raise typer.Exit(exits.INTERRUPTED) from None
 
 
 def _transport_exit(err: TransportError) -> typer.Exit:
     """One line; exit 2 when the user must fix keys, 1 when the network or host is at fault."""
     stderr.print(f"gpuform: {err}", markup=False)
-    bad_input = isinstance(err, AuthFailed | HostKeyChanged)
-    return typer.Exit(EXIT_BAD_INPUT if bad_input else EXIT_FAILED)
+    return typer.Exit(exits.BAD_INPUT if err.user_must_fix else exits.FAILED)
 
 
 def _log_to_stderr() -> None:

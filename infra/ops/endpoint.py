@@ -37,6 +37,8 @@ def check(base_url: str, timeout_s: float = TIMEOUT_S) -> EndpointState:
         if err.code in (401, 403):
             return EndpointState(url, True, f"answers {err.code}; set {API_KEY_ENV} to list models")
         return EndpointState(url, False, f"answers {err.code} {err.reason}")
+    except ValueError as err:  # a URL urllib cannot use (the inventory checks it first)
+        return EndpointState(url, False, f"not a URL: {err}")
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
         return EndpointState(url, False, f"no answer: {reason}")

@@ -17,6 +17,10 @@ from pathlib import Path
 from ..errors import UserError
 from .inventory import Inventory
 
+CONNECT_TIMEOUT_S = 20
+ALIVE_INTERVAL_S = 15
+ALIVE_COUNT_MAX = 3
+
 
 @dataclass(frozen=True)
 class SshConfig:
@@ -72,12 +76,17 @@ class SshConfig:
         """Run the system ssh to `alias` on this terminal; returns its exit status."""
         path = self.write(self.known_hosts.parent / "ssh_config")
         argv = self.ssh_argv(path, alias)
-        # ssh owns the terminal: Ctrl-C goes to the remote shell, not to us.
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # ssh owns the terminal: Ctrl-C is ssh's to handle (the remote shell's, once logged
+        # in; the end of ssh while it connects), so we do nothing with it. A handler, not
+        # SIG_IGN: an ignored signal stays ignored across exec, and ssh then could not be
+        # stopped while it waited on a host that never answers; a handler resets to default.
+        previous = signal.signal(signal.SIGINT, _ignore)
         try:
-            return subprocess.call(argv)
+            code = subprocess.call(argv)
         finally:
             signal.signal(signal.SIGINT, previous)
+        # Killed by a signal (Ctrl-C while connecting): the shell's convention, 128 + signal.
+        return 128 - code if code < 0 else code
 
     def _common(self, host: str, port: int, user: str) -> list[str]:
         entry = [
@@ -86,13 +95,23 @@ class SshConfig:
             f"  UserKnownHostsFile {_quoted(self.known_hosts)}",
             # New hosts are recorded (as gpuform does); a changed key is refused.
             "  StrictHostKeyChecking accept-new",
-            "  ServerAliveInterval 30",
+            # A host that accepts TCP but never speaks SSH (or a dead link) must not hang ssh:
+            # ConnectTimeout bounds the TCP connect and the banner exchange (OpenSSH
+            # sshconnect.c passes it to ssh_exchange_identification), ServerAlive* a silent
+            # session (3 x 15 s).
+            f"  ConnectTimeout {CONNECT_TIMEOUT_S}",
+            f"  ServerAliveInterval {ALIVE_INTERVAL_S}",
+            f"  ServerAliveCountMax {ALIVE_COUNT_MAX}",
         ]
         if port != 22:
             entry.insert(1, f"  Port {port}")
         if self.identity is not None:
             entry += [f"  IdentityFile {_quoted(self.identity)}", "  IdentitiesOnly yes"]
         return entry
+
+
+def _ignore(signum: int, frame: object) -> None:
+    """SIGINT while ssh runs: ssh has it too, and decides."""
 
 
 def include_line(directory: Path) -> str:
