@@ -26,11 +26,11 @@ class EndpointState:
 def check(base_url: str, timeout_s: float = TIMEOUT_S) -> EndpointState:
     """GET /models; 200 is up, and so is 401/403 (the engine answers, it wants the API key)."""
     url = base_url.rstrip("/") + "/models"
-    request = urllib.request.Request(url)
-    key = os.environ.get(API_KEY_ENV)
-    if key:
-        request.add_header("Authorization", f"Bearer {key}")
     try:
+        request = urllib.request.Request(url)
+        key = os.environ.get(API_KEY_ENV)
+        if key:
+            request.add_header("Authorization", f"Bearer {key}")
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
             body = response.read(1 << 20)
     except urllib.error.HTTPError as err:

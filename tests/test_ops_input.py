@@ -1,0 +1,195 @@
+"""Day-2 input a hostile user gives: stack names, other stacks' outputs, non-numbers, hangs.
+
+Each is answered before anything connects or writes: one line naming the field, exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from infra.errors import UserError
+from infra.ops import endpoint, inventory
+from infra.ops.inventory import Inventory
+from infra.ops.names import STACK_NAME, stack_name
+from infra.specs.deployment import Deployment
+from tests.conftest import GPUFORM
+from tests.ops import sample
+
+COMMANDS = [
+    ["ssh"], ["ssh-config"], ["exec", "--", "true"], ["logs", "0"], ["wait"], ["status"],
+]  # fmt: skip
+
+
+def _gpuform(home: Path, *args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SSH_", "GPUFORM_"))}
+    env.update(HOME=str(home), NO_COLOR="1")
+    return subprocess.run(
+        [str(GPUFORM), *args], cwd=home, capture_output=True, text=True, env=env,
+        timeout=timeout_s, check=False,
+    )  # fmt: skip
+
+
+def _outputs_file(folder: Path, **changes: object) -> Path:
+    outputs = sample.outputs()
+    for key, value in changes.items():
+        outputs[key] = {"value": value, "type": "string", "sensitive": False}
+    path = folder / "outputs.json"
+    path.write_text(json.dumps(outputs))
+    return path
+
+
+def _files_under(folder: Path) -> set[Path]:
+    return {p for p in folder.rglob("*") if p.is_file()}
+
+
+CASES = [(c, "../../x") for c in COMMANDS] + [
+    (["exec", "--", "true"], name) for name in ("../../../x", "a/b", "X-upper", "r1-h100\n", "ab")
+]
+
+
+@pytest.mark.parametrize(("command", "name"), CASES, ids=lambda c: repr(c[0] if c else c))
+def test_a_stack_name_that_is_no_deployment_name_is_refused_and_nothing_is_written(
+    tmp_path: Path, command: list[str], name: str
+) -> None:
+    home = tmp_path / "home"
+    (home / "deep" / "er").mkdir(parents=True)
+    inv = _outputs_file(home)
+    before = _files_under(tmp_path)
+    cmd, *rest = command
+    split = rest.index("--") if "--" in rest else len(rest)
+    r = _gpuform(home, cmd, name, *rest[:split], "--inventory", str(inv), *rest[split:])
+    assert r.returncode == 2, r.stderr
+    assert r.stderr == (
+        f"gpuform: stack = {name!r}: a stack name is 3-40 lowercase letters, digits and dashes, "
+        "starting with a letter (its deployment.name)\n"
+    )
+    assert _files_under(tmp_path) == before
+
+
+def test_the_day2_stack_name_rule_is_the_specs_rule() -> None:
+    names = ["ab", "abc", "r1-h100", "a" * 40, "a" * 41, "1ab", "ab-", "a-b", "A-b", "a_b", "a.b"]
+    for name in names:
+        try:
+            Deployment.model_validate(
+                {"name": name, "region": "us-ashburn-1", "ssh_allowed_cidrs": ["10.0.0.0/8"],
+                 "api_allowed_cidrs": ["10.0.0.0/8"]}
+            )  # fmt: skip
+            spec_ok = True
+        except ValueError:
+            spec_ok = False
+        assert (STACK_NAME.fullmatch(name) is not None) == spec_ok, name
+    with pytest.raises(UserError):
+        stack_name("r1-h100\n")
+
+
+def test_another_stacks_outputs_are_refused(tmp_path: Path) -> None:
+    outputs = sample.outputs()
+    with pytest.raises(UserError) as err:
+        Inventory.from_outputs("opslab", outputs)
+    assert str(err.value) == (
+        "stack 'opslab': these outputs are stack 'r1-h100''s; name that stack, or pass the "
+        "outputs of 'opslab'"
+    )
+    # Outputs saved before the `stack` output existed: the node names tell whose they are.
+    del outputs["stack"]
+    with pytest.raises(UserError, match="these outputs name node 'r1-h100-node-0', not opslab-"):
+        Inventory.from_outputs("opslab", outputs)
+    assert Inventory.from_outputs("r1-h100", outputs).stack == "r1-h100"
+    r = _gpuform(tmp_path, "exec", "opslab", "--inventory", str(_outputs_file(tmp_path)), "--",
+                 "true")  # fmt: skip
+    assert r.returncode == 2
+    assert r.stderr.startswith("gpuform: stack 'opslab': these outputs are stack 'r1-h100''s")
+
+
+@pytest.mark.parametrize(
+    "url", ["not a url", "ftp://203.0.113.8/v1", "http://", "http://203.0.113.8:99999/v1"]
+)
+def test_an_endpoint_url_that_is_not_an_http_url_is_one_line(tmp_path: Path, url: str) -> None:
+    with pytest.raises(UserError) as err:
+        Inventory.from_outputs("r1-h100", {**sample.outputs(), "endpoint_url": url})
+    assert str(err.value).startswith(f"stack 'r1-h100': output endpoint_url: {url!r} is not ")
+    for command in ("status", "wait"):
+        r = _gpuform(tmp_path, command, "r1-h100", "--inventory",
+                     str(_outputs_file(tmp_path, endpoint_url=url)))  # fmt: skip
+        assert r.returncode == 2 and len(r.stderr.splitlines()) == 1, r.stderr
+        assert "output endpoint_url: " in r.stderr
+
+
+def test_the_endpoint_check_never_raises_for_a_url_urllib_cannot_use() -> None:
+    state = endpoint.check("nonsense", timeout_s=1)
+    assert not state.ok and state.detail.startswith("not a URL: unknown url type")
+
+
+def test_a_terraform_that_hangs_is_stopped_with_its_children_and_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A wrapper whose own child holds the pipes: killing the wrapper alone leaves them open.
+    (tmp_path / "stacks" / "r1-h100").mkdir(parents=True)
+    pid_file = tmp_path / "child.pid"
+    fake = tmp_path / "terraform"
+    fake.write_text(f"#!/bin/sh\nsleep 600 &\necho $! >{pid_file}\nwait\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(inventory, "TERRAFORM_TIMEOUT_S", 1.0)
+    raised: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            Inventory.from_terraform("r1-h100", tmp_path, str(fake))
+        except BaseException as err:
+            raised.append(err)
+
+    started = time.monotonic()
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(15)
+    child = int(pid_file.read_text())
+    try:
+        assert not reader.is_alive(), "terraform output still waited on after 15 s"
+        assert time.monotonic() - started < 10
+        assert len(raised) == 1 and isinstance(raised[0], UserError)
+        assert f"`{fake} output` in {tmp_path}/stacks/r1-h100 did not finish in 1s" in str(
+            raised[0]
+        )
+        time.sleep(0.2)
+        assert not Path(f"/proc/{child}").exists() or "zombie" in _state(child)
+    finally:
+        if Path(f"/proc/{child}").exists():
+            os.kill(child, 9)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split("\n")[0]
+    except OSError:
+        return "zombie"
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["exec", "r1-h100", "--timeout", "inf", "--", "true"], "'--timeout' / '-t'"),
+        (["exec", "r1-h100", "--timeout", "nan", "--", "true"], "'--timeout' / '-t'"),
+        (["exec", "r1-h100", "--timeout", "-1", "--", "true"], "'--timeout' / '-t'"),
+        (["wait", "r1-h100", "--timeout", "inf"], "'--timeout' / '-t'"),
+        (["wait", "r1-h100", "--interval", "nan"], "'--interval'"),
+        (["wait", "r1-h100", "--timeout", "1e300"], "'--timeout' / '-t'"),
+    ],
+)
+def test_a_timeout_that_is_no_number_of_seconds_is_one_line(
+    tmp_path: Path, args: list[str], option: str
+) -> None:
+    r = _gpuform(tmp_path, *args[:2], "--inventory", str(_outputs_file(tmp_path)), *args[2:])
+    assert r.returncode == 2, r.stderr
+    value = args[args.index(option.split("'")[1]) + 1]
+    shown = f"{float(value):g}"
+    assert r.stderr.startswith(
+        f"gpuform: Invalid value for {option}: {shown} is not a number of seconds from "
+    ), r.stderr
+    assert len(r.stderr.splitlines()) == 1
