@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.ops import lab as labs
-from tests.ops import sshd, stubs
+from tests.ops import remote, sshd, stubs
 from tests.ops.lab import run_gpuform
 
 pytestmark = [
@@ -240,3 +240,100 @@ def test_logs_prints_the_gpuform_journal_and_follows_until_interrupted(
     while os.path.exists(f"/proc/{remote}") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not os.path.exists(f"/proc/{remote}")
+
+
+def _popen(lab: labs.Lab, home: Path, args: list[str]) -> subprocess.Popen[str]:
+    """gpuform started in a process group of its own, as a terminal's foreground job is."""
+    from tests.conftest import GPUFORM
+
+    return subprocess.Popen(
+        lab.in_client([str(GPUFORM), *args]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=lab.client_env(home), start_new_session=True,
+    )  # fmt: skip
+
+
+def _ctrl_c(proc: subprocess.Popen[str], within_s: float) -> tuple[int | None, float]:
+    """Ctrl-C as a terminal sends it (SIGINT to the foreground group); (exit code, seconds)."""
+    started = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(timeout=within_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        return None, time.monotonic() - started
+    return proc.returncode, time.monotonic() - started
+
+
+def test_ctrl_c_on_exec_stops_the_command_on_every_node(lab: labs.Lab, home: Path) -> None:
+    sleeper = "sleep 777.125"
+    access = ["--inventory", str(lab.inventory_file()), "--identity", str(lab.key)]
+    proc = _popen(lab, home, ["exec", "opslab", *access, "--", sleeper])
+    try:
+        assert len(remote.appear(sleeper, 3, within_s=30)) == 3, proc.stderr
+        code, seconds = _ctrl_c(proc, within_s=10)
+    finally:
+        left = remote.gone(sleeper, within_s=10)
+    assert code == 130 and seconds < 10
+    assert left == [], f"{len(left)} node(s) still run {sleeper} after Ctrl-C"
+
+
+def test_a_changed_host_key_is_exit_2_in_every_command_and_wait_does_not_poll(
+    lab: labs.Lab, home: Path
+) -> None:
+    assert _gpuform(lab, home, "exec", "opslab", "--", "true").returncode == 0
+    lab.rekey_node(1)
+    changed = "opslab-node-1 (10.211.0.11): host key changed: it offers ssh-ed25519 "
+    for args in (
+        ("exec", "opslab", "--", "true"), ("status", "opslab", "--no-endpoint"),
+        ("logs", "opslab", "1"),
+        ("wait", "opslab", "--timeout", "60", "--interval", "1", "--no-endpoint"),
+    ):  # fmt: skip
+        started = time.monotonic()
+        r = _gpuform(lab, home, *args)
+        assert r.returncode == 2, (args, r.returncode, r.stderr)
+        assert changed in r.stdout + r.stderr, (args, r.stderr)
+        assert time.monotonic() - started < 20, args
+    assert r.stderr.splitlines()[0].startswith("stopped after ")
+
+
+def test_wait_with_a_silent_bastion_returns_within_its_timeout(
+    lab: labs.Lab, home: Path, tmp_path: Path
+) -> None:
+    # The bastion's address accepts TCP and never sends an SSH banner.
+    silent = sshd.start_hanging(netns=lab.client_ns, address=labs.CLIENT, workdir=tmp_path)
+    try:
+        started = time.monotonic()
+        r = run_gpuform(
+            lab, home, ["wait", "opslab", "--timeout", "10", "--interval", "1", "--no-endpoint",
+                        "--inventory", str(lab.inventory_file(bastion=labs.CLIENT)),
+                        "--identity", str(lab.key)],
+        )  # fmt: skip
+        seconds = time.monotonic() - started
+    finally:
+        silent.stop()
+    assert r.returncode == 1, r.stderr
+    assert seconds < 10 + 5, f"wait --timeout 10 took {seconds:.0f}s"
+    assert r.stderr.splitlines()[0] == "not ready after 10s; still missing:"
+
+
+def test_gpuform_ssh_to_a_silent_node_stops_on_ctrl_c_and_its_config_bounds_the_wait(
+    lab: labs.Lab, home: Path
+) -> None:
+    access = ["--inventory", str(lab.inventory_file()), "--identity", str(lab.key)]
+    lab.hang_node(2)
+    try:
+        proc = _popen(lab, home, ["ssh", "opslab", "2", *access])
+        time.sleep(3)  # ssh is through the bastion, waiting for node 2's banner
+        assert proc.poll() is None, proc.communicate()
+        code, seconds = _ctrl_c(proc, within_s=10)
+    finally:
+        lab.start_node(2)
+    assert code == 130 and seconds < 10, code
+    # The consumer reads the config: `ssh -G` prints what ssh will use for the node.
+    config = home / ".gpuform" / "opslab" / "ssh_config"
+    shown = subprocess.run(
+        ["ssh", "-G", "-F", str(config), "opslab-node-2"], capture_output=True, text=True,
+        timeout=30, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    assert {"connecttimeout 20", "serveraliveinterval 15", "serveralivecountmax 3"} <= set(shown)

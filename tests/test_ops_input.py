@@ -54,7 +54,7 @@ CASES = [(c, "../../x") for c in COMMANDS] + [
 ]
 
 
-@pytest.mark.parametrize(("command", "name"), CASES, ids=lambda c: repr(c[0] if c else c))
+@pytest.mark.parametrize(("command", "name"), CASES, ids=[f"{c[0]} {n!r}" for c, n in CASES])
 def test_a_stack_name_that_is_no_deployment_name_is_refused_and_nothing_is_written(
     tmp_path: Path, command: list[str], name: str
 ) -> None:
