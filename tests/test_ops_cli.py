@@ -337,3 +337,29 @@ def test_gpuform_ssh_to_a_silent_node_stops_on_ctrl_c_and_its_config_bounds_the_
         timeout=30, check=True,
     ).stdout.splitlines()  # fmt: skip
     assert {"connecttimeout 20", "serveraliveinterval 15", "serveralivecountmax 3"} <= set(shown)
+
+
+@pytest.mark.parametrize("after_lines", [0, 1, 3])
+def test_logs_follow_stops_on_the_first_ctrl_c_wherever_it_is(
+    lab: labs.Lab, home: Path, after_lines: int
+) -> None:
+    # One SIGINT, while connecting (0 lines) or while lines stream: exit 130 within seconds,
+    # and the remote journalctl is gone with it.
+    access = ["--inventory", str(lab.inventory_file()), "--identity", str(lab.key)]
+    pid_file = lab.node_dir(2) / "follow.pid"
+    pid_file.unlink(missing_ok=True)
+    proc = _popen(lab, home, ["logs", "opslab", "2", "--follow", *access])
+    assert proc.stdout is not None
+    for _ in range(after_lines):
+        assert proc.stdout.readline(), proc.stderr
+    if not after_lines:  # the bastion is reached (its first contact told), not yet the node
+        assert proc.stderr is not None
+        assert "first contact with bastion" in proc.stderr.readline()
+    code, seconds = _ctrl_c(proc, within_s=10)
+    assert code == 130 and seconds < 10, (code, seconds)
+    if pid_file.exists():
+        remote_pid = int(pid_file.read_text())
+        deadline = time.monotonic() + 10
+        while os.path.exists(f"/proc/{remote_pid}") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not os.path.exists(f"/proc/{remote_pid}")
