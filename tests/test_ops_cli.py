@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from infra.ops import exits
 from tests.ops import lab as labs
 from tests.ops import remote, sshd, stubs
 from tests.ops.lab import run_gpuform
@@ -363,3 +364,50 @@ def test_logs_follow_stops_on_the_first_ctrl_c_wherever_it_is(
         while os.path.exists(f"/proc/{remote_pid}") and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not os.path.exists(f"/proc/{remote_pid}")
+
+
+def test_a_command_that_ended_leaves_its_background_job_running(lab: labs.Lab, home: Path) -> None:
+    job = "sleep 305.75"
+    r = _gpuform(lab, home, "exec", "opslab", "--nodes", "0", "--", f"{job} >/dev/null 2>&1 &")
+    try:
+        assert r.returncode == 0, r.stderr
+        time.sleep(1)  # the channel is closed: a watcher that fired would have killed it by now
+        assert len(remote.running(job)) == 1
+    finally:
+        remote.gone(job, within_s=0)
+
+
+_DOWN = "down"  # the bastion's address refuses connections: the network is at fault
+TABLE_CASES = [
+    (["exec", "opslab", "--", "true"], None, exits.OK),
+    (["exec", "opslab", "--", "false"], None, exits.FAILED),
+    (["exec", "opslab", "--timeout", "5", "--", "true"], _DOWN, exits.FAILED),
+    (["exec", "opslab", "--nodes", "9", "--", "true"], None, exits.BAD_INPUT),
+    (["status", "opslab"], None, exits.OK),
+    (["status", "opslab"], _DOWN, exits.FAILED),
+    (["status", "Opslab"], None, exits.BAD_INPUT),
+    (["logs", "opslab", "0"], None, exits.OK),
+    (["logs", "opslab", "0"], _DOWN, exits.FAILED),
+    (["logs", "opslab", "node7"], None, exits.BAD_INPUT),
+    (["wait", "opslab", "--no-endpoint"], None, exits.OK),
+    (["wait", "opslab", "--timeout", "1", "--no-endpoint"], _DOWN, exits.FAILED),
+    (["wait", "opslab", "--timeout", "inf"], None, exits.BAD_INPUT),
+    (["ssh-config", "opslab"], None, exits.OK),
+    (["ssh-config", "../opslab"], None, exits.BAD_INPUT),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "bastion", "code"), TABLE_CASES, ids=[f"{a[0]}-{c}" for a, _, c in TABLE_CASES]
+)
+def test_every_command_follows_the_exit_code_table(
+    lab: labs.Lab, home: Path, args: list[str], bastion: str | None, code: int
+) -> None:
+    # Codes 2 for a changed host key and 130 for Ctrl-C: the tests above, for each command.
+    where = labs.CLIENT if bastion == _DOWN else labs.BASTION_PUBLIC
+    access = ["--inventory", str(lab.inventory_file(bastion=where)), "--identity", str(lab.key)]
+    split = args.index("--") if "--" in args else len(args)
+    r = run_gpuform(lab, home, [*args[:split], *access, *args[split:]])
+    assert r.returncode == code, (r.returncode, r.stderr)
+    if code == exits.BAD_INPUT:
+        assert len(r.stderr.splitlines()) == 1, r.stderr

@@ -193,3 +193,11 @@ def test_a_timeout_that_is_no_number_of_seconds_is_one_line(
         f"gpuform: Invalid value for {option}: {shown} is not a number of seconds from "
     ), r.stderr
     assert len(r.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/operations.md"])
+def test_the_exit_code_table_in_the_docs_is_the_one_the_commands_follow(doc: str) -> None:
+    from infra.ops import exits
+    from tests.conftest import REPO
+
+    assert exits.markdown() in (REPO / doc).read_text()
