@@ -201,3 +201,43 @@ def test_the_exit_code_table_in_the_docs_is_the_one_the_commands_follow(doc: str
     from tests.conftest import REPO
 
     assert exits.markdown() in (REPO / doc).read_text()
+
+
+def test_ssh_config_never_replaces_a_file_gpuform_did_not_write(tmp_path: Path) -> None:
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    mine = folder / "r1-h100.conf"
+    mine.write_text("Host work\n  HostName 192.0.2.1\n")
+    args = ["ssh-config", "r1-h100", "--inventory", str(_outputs_file(tmp_path))]
+    r = _gpuform(tmp_path, *args, "--dir", str(folder))
+    assert r.returncode == 2
+    assert r.stderr == (
+        f"gpuform: {mine} exists and gpuform did not write it (its first line is not "
+        "'# gpuform: stack ...'); leaving it as it is. Move it, or write elsewhere (--dir)\n"
+    )
+    assert mine.read_text() == "Host work\n  HostName 192.0.2.1\n"
+    mine.unlink()
+    assert _gpuform(tmp_path, *args, "--dir", str(folder)).returncode == 0
+    again = _gpuform(tmp_path, *args, "--dir", str(folder))  # its own file: replaced
+    assert again.returncode == 0, again.stderr
+
+
+def test_gpuform_ssh_writes_its_config_in_its_own_folder_whatever_known_hosts_says(
+    tmp_path: Path,
+) -> None:
+    # --known-hosts beside a user's (or the system's) ssh_config must not replace that file.
+    etc = tmp_path / "etc-ssh"
+    etc.mkdir()
+    theirs = etc / "ssh_config"
+    theirs.write_text("Host *\n  SendEnv LANG\n")
+    # Nothing listens on the bastion's port: ssh fails at once, after gpuform wrote its config.
+    outputs = _outputs_file(tmp_path, bastion_public_ip="127.0.0.1")
+    data = json.loads(outputs.read_text())
+    data["bastion_port"] = {"value": 1, "type": "number", "sensitive": False}
+    outputs.write_text(json.dumps(data))
+    r = _gpuform(tmp_path, "ssh", "r1-h100", "bastion", "--inventory", str(outputs),
+                 "--known-hosts", str(etc / "ssh_known_hosts"))  # fmt: skip
+    assert r.returncode == 255, r.stderr
+    assert theirs.read_text() == "Host *\n  SendEnv LANG\n"
+    written = (tmp_path / ".gpuform" / "r1-h100" / "ssh_config").read_text()
+    assert f"UserKnownHostsFile {etc / 'ssh_known_hosts'}" in written

@@ -15,8 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
+from . import paths
 from .inventory import Inventory
 
+#: The first line of every config gpuform writes: what it may replace.
+HEADER = "# gpuform: stack "
 CONNECT_TIMEOUT_S = 20
 ALIVE_INTERVAL_S = 15
 ALIVE_COUNT_MAX = 3
@@ -38,7 +41,7 @@ class SshConfig:
         """The config text: a bastion entry, then one entry per node."""
         inv = self.inventory
         lines = [
-            f"# gpuform: stack {inv.stack}, from its Terraform outputs.",
+            f"{HEADER}{inv.stack}, from its Terraform outputs.",
             f"# Regenerate with `gpuform ssh-config {inv.stack}` after the stack changes.",
             "",
             f"Host {self.bastion_alias}",
@@ -57,7 +60,13 @@ class SshConfig:
         return "\n".join(lines) + "\n"
 
     def write(self, path: Path) -> Path:
-        """Write the config (0600, its folder 0700); returns `path`."""
+        """Write the config (0600, its folder 0700); returns `path`. Never replaces a file
+        gpuform did not write (one without its header line): a user's files are theirs."""
+        if path.exists() and not _ours(path):
+            raise UserError(
+                f"{path} exists and gpuform did not write it (its first line is not "
+                f"'{HEADER}...'); leaving it as it is. Move it, or write elsewhere (--dir)"
+            )
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(self.render())
@@ -74,7 +83,9 @@ class SshConfig:
 
     def interactive(self, alias: str) -> int:
         """Run the system ssh to `alias` on this terminal; returns its exit status."""
-        path = self.write(self.known_hosts.parent / "ssh_config")
+        # In gpuform's own folder, whatever --known-hosts names: beside /etc/ssh/ssh_known_hosts
+        # it would have replaced /etc/ssh/ssh_config.
+        path = self.write(paths.stack_dir(self.inventory.stack) / "ssh_config")
         argv = self.ssh_argv(path, alias)
         # ssh owns the terminal: Ctrl-C is ssh's to handle (the remote shell's, once logged
         # in; the end of ssh while it connects), so we do nothing with it. A handler, not
@@ -112,6 +123,14 @@ class SshConfig:
 
 def _ignore(signum: int, frame: object) -> None:
     """SIGINT while ssh runs: ssh has it too, and decides."""
+
+
+def _ours(path: Path) -> bool:
+    try:
+        with path.open(errors="replace") as fh:
+            return path.is_file() and fh.readline().startswith(HEADER)
+    except OSError:
+        return False
 
 
 def include_line(directory: Path) -> str:
