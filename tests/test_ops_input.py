@@ -11,6 +11,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -241,3 +242,14 @@ def test_gpuform_ssh_writes_its_config_in_its_own_folder_whatever_known_hosts_sa
     assert theirs.read_text() == "Host *\n  SendEnv LANG\n"
     written = (tmp_path / ".gpuform" / "r1-h100" / "ssh_config").read_text()
     assert f"UserKnownHostsFile {etc / 'ssh_known_hosts'}" in written
+
+
+def test_every_synthesized_stack_names_itself_in_its_outputs(
+    synthesized: dict[str, dict[str, Any]],
+) -> None:
+    # What `gpuform exec STACK --inventory FILE` checks a saved `terraform output -json` by.
+    for name, doc in synthesized.items():
+        outputs = doc["output"]
+        assert outputs["stack"]["value"] == name
+        nodes = outputs["nodes"]["value"]
+        assert [n["name"] for n in nodes] == [f"{name}-node-{n['index']}" for n in nodes]
