@@ -253,3 +253,18 @@ def test_every_synthesized_stack_names_itself_in_its_outputs(
         assert outputs["stack"]["value"] == name
         nodes = outputs["nodes"]["value"]
         assert [n["name"] for n in nodes] == [f"{name}-node-{n['index']}" for n in nodes]
+
+
+def test_the_six_day2_commands_share_one_option_set() -> None:
+    import typer
+
+    from infra.cli.main import app
+
+    group = typer.main.get_command(app)
+    shared = ["--out", "--inventory", "--terraform", "--identity", "--known-hosts"]
+    for name in ("ssh", "ssh-config", "exec", "logs", "wait", "status"):
+        params = group.commands[name].params  # type: ignore[attr-defined]
+        assert params[0].name == "stack", name
+        assert [o for p in params for o in p.opts if o in shared] == shared, name
+        # The shared options come last, after the command's own.
+        assert params[-len(shared) :] == [p for p in params if p.opts[0] in shared], name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import queue
 import sys
@@ -11,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, get_type_hints
 
 import typer
 from rich.console import Console
@@ -82,16 +83,6 @@ NoEndpoint = Annotated[
 ]
 
 
-def register(app: typer.Typer) -> None:
-    """Add the day-2 commands to the gpuform app."""
-    app.command("ssh")(ssh)
-    app.command("ssh-config")(ssh_config)
-    app.command("exec")(exec_)
-    app.command("logs")(logs)
-    app.command("wait")(wait)
-    app.command("status")(status)
-
-
 @dataclass(frozen=True)
 class Access:
     """How every day-2 command reaches a stack: the options they all share."""
@@ -118,45 +109,72 @@ class Access:
         return SshConfig(inv, self.known_hosts_file, self.identity)
 
 
-@user_errors
+#: The options every day-2 command takes, after its own: (annotation, default), by parameter.
+_SHARED: dict[str, tuple[object, object]] = {
+    "out_dir": (OutDir, Path("cdktf.out")),
+    "inventory": (InventoryFile, None),
+    "terraform": (Terraform, "terraform"),
+    "identity": (Identity, None),
+    "known_hosts": (KnownHostsFile, None),
+}
+Command = Callable[..., None]
+
+
+def day2(fn: Command) -> Command:
+    """One option set for the six commands: `fn(access, own...)` becomes a typer command
+    taking STACK first, its own arguments and options, then the shared options; errors a
+    user can fix end as one line (user_errors)."""
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    hints = get_type_hints(fn, include_extras=True)
+    own = [
+        p.replace(annotation=hints[p.name])
+        for p in inspect.signature(fn).parameters.values()
+        if p.name != "access"
+    ]
+    shared = [inspect.Parameter(n, kind, annotation=a, default=d) for n, (a, d) in _SHARED.items()]
+    signature = inspect.Signature(
+        [inspect.Parameter("stack", kind, annotation=Stack), *own, *shared],
+        return_annotation=None,
+    )
+
+    def command(**values: Any) -> None:
+        access = Access(values.pop("stack"), *(values.pop(n) for n in _SHARED))
+        fn(access, **values)
+
+    command.__name__ = fn.__name__
+    command.__doc__ = fn.__doc__
+    command.__signature__ = signature  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
+    return user_errors(command)
+
+
+@day2
 def ssh(
-    stack: Stack,
+    access: Access,
     node: Annotated[
         str | None, typer.Argument(help="Node index, name or hostname, or `bastion`.")
     ] = None,
-    out_dir: OutDir = Path("cdktf.out"),
-    inventory: InventoryFile = None,
-    terraform: Terraform = "terraform",
-    identity: Identity = None,
-    known_hosts: KnownHostsFile = None,
 ) -> None:
     """An interactive shell on a node (node 0 by default) through the bastion, with system ssh."""
-    access = Access(stack, out_dir, inventory, terraform, identity, known_hosts)
     inv = access.open()
     config = access.ssh_config(inv)
     alias = config.bastion_alias if node == "bastion" else one(inv, node or "0").name
     raise typer.Exit(config.interactive(alias))
 
 
-@user_errors
+@day2
 def ssh_config(
-    stack: Stack,
-    out_dir: OutDir = Path("cdktf.out"),
-    inventory: InventoryFile = None,
-    terraform: Terraform = "terraform",
-    identity: Identity = None,
-    known_hosts: KnownHostsFile = None,
+    access: Access,
     directory: Annotated[
         Path | None,
         typer.Option("--dir", file_okay=False, help="Where to write <stack>.conf."),
     ] = None,
 ) -> None:
     """Write Host entries (<stack>-bastion, <stack>-node-N) for plain ssh, scp and rsync."""
-    access = Access(stack, out_dir, inventory, terraform, identity, known_hosts)
     inv = access.open()
     config = access.ssh_config(inv)
     folder = directory or paths.ssh_config_dir()
-    path = config.write(folder / f"{stack}.conf")
+    path = config.write(folder / f"{access.stack}.conf")
     hosts = [config.bastion_alias, *(n.name for n in inv.nodes)]
     shown = ", ".join(hosts[:4]) + (", ..." if len(hosts) > 4 else "")
     out.print(f"wrote {path} (hosts {shown})", markup=False)
@@ -168,9 +186,9 @@ def ssh_config(
     out.print(f"then: ssh {inv.nodes[0].name}", markup=False)
 
 
-@user_errors
+@day2
 def exec_(
-    stack: Stack,
+    access: Access,
     command: Annotated[list[str], typer.Argument(help="The command, after `--`.")],
     nodes: Annotated[str, typer.Option("--nodes", "-n", help=SELECTOR_HELP)] = "all",
     timeout: Annotated[
@@ -182,14 +200,8 @@ def exec_(
             help="Seconds per node, connect included; the command is stopped there after.",
         ),
     ] = 60.0,
-    out_dir: OutDir = Path("cdktf.out"),
-    inventory: InventoryFile = None,
-    terraform: Terraform = "terraform",
-    identity: Identity = None,
-    known_hosts: KnownHostsFile = None,
 ) -> None:
     """Run a command on nodes in parallel; output prefixed by node; non-zero if any node failed."""
-    access = Access(stack, out_dir, inventory, terraform, identity, known_hosts)
     inv = access.open()
     chosen = select(inv, nodes)
     printer = _Printer(chosen)
@@ -204,9 +216,9 @@ def exec_(
         raise typer.Exit(exits.FAILED)
 
 
-@user_errors
+@day2
 def logs(
-    stack: Stack,
+    access: Access,
     node: Annotated[str, typer.Argument(help="Node index, name or hostname.")],
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
@@ -214,14 +226,8 @@ def logs(
     lines: Annotated[
         int, typer.Option("--lines", "-n", min=1, max=10_000_000, help="Lines to show.")
     ] = 200,
-    out_dir: OutDir = Path("cdktf.out"),
-    inventory: InventoryFile = None,
-    terraform: Terraform = "terraform",
-    identity: Identity = None,
-    known_hosts: KnownHostsFile = None,
 ) -> None:
     """The journal of the node's gpuform units (this boot)."""
-    access = Access(stack, out_dir, inventory, terraform, identity, known_hosts)
     inv = access.open()
     target = one(inv, node)
     with _transport(access, inv, BASTION_TIMEOUT_S) as t:
@@ -229,9 +235,9 @@ def logs(
             print(line, flush=True)
 
 
-@user_errors
+@day2
 def wait(
-    stack: Stack,
+    access: Access,
     timeout: Annotated[
         float,
         typer.Option(
@@ -245,14 +251,8 @@ def wait(
     keep_going: Annotated[
         bool, typer.Option("--keep-going", help="Keep waiting when a step has failed.")
     ] = False,
-    out_dir: OutDir = Path("cdktf.out"),
-    inventory: InventoryFile = None,
-    terraform: Terraform = "terraform",
-    identity: Identity = None,
-    known_hosts: KnownHostsFile = None,
 ) -> None:
     """Wait until every step is active on every node, Ray is whole and the endpoint answers."""
-    access = Access(stack, out_dir, inventory, terraform, identity, known_hosts)
     inv = access.open()
     show = _WaitView(inv, timeout)
     started = time.monotonic()
@@ -266,28 +266,24 @@ def wait(
         )  # fmt: skip
     if outcome.ready:
         url = inv.endpoint_url or "(no endpoint_url output)"
-        out.print(f"{stack} is ready after {outcome.last.elapsed_s:.0f}s: {url}", markup=False)
+        out.print(
+            f"{access.stack} is ready after {outcome.last.elapsed_s:.0f}s: {url}", markup=False
+        )
         return
     for line in views.gap_report(outcome, timeout):
         stderr.print(line, markup=False)
     raise typer.Exit(exits.BAD_INPUT if outcome.refused else exits.FAILED)
 
 
-@user_errors
+@day2
 def status(
-    stack: Stack,
+    access: Access,
     no_endpoint: NoEndpoint = False,
     oci_profile: Annotated[
         str, typer.Option("--oci-profile", help="Profile in ~/.oci/config for instance state.")
     ] = "DEFAULT",
-    out_dir: OutDir = Path("cdktf.out"),
-    inventory: InventoryFile = None,
-    terraform: Terraform = "terraform",
-    identity: Identity = None,
-    known_hosts: KnownHostsFile = None,
 ) -> None:
     """A table of the nodes: reachable, GPUs, each step's state and why, endpoint, instance."""
-    access = Access(stack, out_dir, inventory, terraform, identity, known_hosts)
     inv = access.open()
     with _transport(access, inv, BASTION_TIMEOUT_S) as t:
         report = gather(t, inv, check_endpoint=not no_endpoint, oci_profile=oci_profile)
@@ -435,3 +431,13 @@ class _WaitView:
             if self._last.get(node.name) != line:
                 self._last[node.name] = line
                 out.print(f"[{poll.elapsed_s:5.0f}s] {node.name}: {line}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the day-2 commands to the gpuform app."""
+    app.command("ssh")(ssh)
+    app.command("ssh-config")(ssh_config)
+    app.command("exec")(exec_)
+    app.command("logs")(logs)
+    app.command("wait")(wait)
+    app.command("status")(status)
