@@ -268,3 +268,66 @@ def test_the_six_day2_commands_share_one_option_set() -> None:
         assert [o for p in params for o in p.opts if o in shared] == shared, name
         # The shared options come last, after the command's own.
         assert params[-len(shared) :] == [p for p in params if p.opts[0] in shared], name
+
+
+@pytest.mark.parametrize(
+    "selector", ["0-99999999999", "99999999999999999999999", "1-" + "9" * 5000, "²", "3-1"]
+)
+def test_a_node_range_past_the_stack_is_one_line_at_once(selector: str) -> None:
+    from infra.ops.select import select
+
+    started = time.monotonic()
+    with pytest.raises(UserError) as err:
+        select(sample.inventory(), selector)
+    assert time.monotonic() - started < 1
+    assert str(err.value).startswith(f"node {selector!r}: ")
+
+
+def _fifo(tmp_path: Path) -> Path:
+    path = tmp_path / "fifo"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize("option", ["--inventory", "--identity", "--known-hosts"])
+@pytest.mark.parametrize("special", ["/dev/zero", "fifo"])
+def test_a_device_or_fifo_as_a_file_option_is_one_line_not_a_hang(
+    tmp_path: Path, option: str, special: str
+) -> None:
+    path = str(_fifo(tmp_path)) if special == "fifo" else special
+    inv = str(_outputs_file(tmp_path))
+    given = {"--inventory": inv, option: path}
+    args = [a for k, v in given.items() for a in (k, v)]
+    r = _gpuform(tmp_path, "exec", "r1-h100", *args, "--", "true", timeout_s=30)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr == (
+        f"gpuform: {option} = {path!r}: not a regular file (a device, FIFO or folder)\n"
+    )
+
+
+def test_outputs_nested_too_deeply_are_one_line(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(UserError, match=r"not JSON \(nested too deeply\)"):
+        Inventory.from_file("r1-h100", deep)
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        ("nodes.0.name", "r1-h100-node-0\n  ProxyCommand touch /tmp/owned"),
+        ("nodes.0.hostname", "node0 extra"),
+        ("nodes.0.private_ip", "10.0.16.10\n  ProxyCommand touch /tmp/owned"),
+        ("bastion_public_ip", "-oProxyCommand=touch"),
+        ("ssh_user", "ubuntu\n  ProxyCommand touch /tmp/owned"),
+    ],
+)
+def test_outputs_that_would_add_lines_to_the_ssh_config_are_refused(where: str, value: str) -> None:
+    outputs = {k: v["value"] for k, v in sample.outputs().items()}
+    if where.startswith("nodes."):
+        outputs["nodes"][0][where.split(".")[2]] = value
+    else:
+        outputs[where] = value
+    with pytest.raises(UserError) as err:
+        Inventory.from_outputs("r1-h100", outputs)
+    assert str(err.value).startswith(f"stack 'r1-h100': output {where}: {value!r} is not ")

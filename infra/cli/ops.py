@@ -20,6 +20,7 @@ from rich.live import Live
 
 from ..ops import exits, paths, views
 from ..ops.fanout import NodeResult, run_all, summary
+from ..ops.files import check_regular
 from ..ops.inventory import Inventory, Node
 from ..ops.journal import journal_command
 from ..ops.names import stack_name
@@ -97,6 +98,10 @@ class Access:
     def open(self) -> Inventory:
         """The one setup of every command: a valid stack name, then the stack's outputs."""
         stack_name(self.stack)
+        # Appended to on first contact: a FIFO there would block, /dev/zero never end.
+        check_regular(self.known_hosts_file, "--known-hosts", 64 << 20, must_exist=False)
+        if self.identity is not None:  # told now, not after the bastion's banner
+            check_regular(self.identity, "--identity", 1 << 20)
         if self.inventory is not None:
             return Inventory.from_file(self.stack, self.inventory)
         return Inventory.from_terraform(self.stack, self.out_dir, self.terraform)

@@ -3,23 +3,60 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import UserError
+from .files import check_regular
 
 #: `terraform output` reads local state in well under a second; a remote backend that does not
 #: answer (or a wrapper script that hangs) must not hold a day-2 command for long.
 TERRAFORM_TIMEOUT_S = 60.0
+#: A 1,000-node stack's outputs are well under 1 MiB.
+MAX_OUTPUTS_BYTES = 16 << 20
+
+
+_NAME = re.compile(r"[a-z][a-z0-9-]{0,80}")
+_HOSTNAME = re.compile(r"[a-z0-9-]{0,63}")
+_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+
+
+def _matching(value: str, pattern: re.Pattern[str], what: str) -> str:
+    if pattern.fullmatch(value) is None:
+        raise ValueError(f"{value!r} is not {what}")
+    return value
+
+
+def _address(value: str, *, empty_ok: bool = False) -> str:
+    if empty_ok and value == "":
+        return value  # a harness without a bastion (tests/boot) names none
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address") from None
+    return value
+
+
+# Names, hostnames and addresses become lines of an ssh config (`Host NAME`, `HostName IP`):
+# a newline or a space there would add an option of the outputs' choosing (ProxyCommand).
+NodeName = Annotated[str, AfterValidator(lambda v: _matching(v, _NAME, "a node name"))]
+Hostname = Annotated[str, AfterValidator(lambda v: _matching(v, _HOSTNAME, "a hostname label"))]
+LoginName = Annotated[
+    str, AfterValidator(lambda v: _matching(v, _USER, "a login name such as opc or ubuntu"))
+]
+Address = Annotated[str, AfterValidator(_address)]
+BastionAddress = Annotated[str, AfterValidator(lambda v: _address(v, empty_ok=True))]
 
 
 class Node(BaseModel):
@@ -28,13 +65,13 @@ class Node(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     index: int = Field(ge=0)
-    name: str
-    hostname: str
+    name: NodeName
+    hostname: Hostname
     role: Literal["head", "worker"]
     replica: int = Field(ge=0)
     head: int = Field(ge=0)
     """Index of the head node of this node's replica."""
-    private_ip: str
+    private_ip: Address
     ray_role: Literal["head", "worker"] | None = None
     steps: tuple[str, ...] = ()
     """The node's systemd units in boot order; `gpuform.target` groups them."""
@@ -51,9 +88,9 @@ class Inventory(BaseModel):
 
     stack: str
     nodes: tuple[Node, ...] = Field(min_length=1)
-    bastion_public_ip: str
-    bastion_user: str = "opc"
-    ssh_user: str
+    bastion_public_ip: BastionAddress
+    bastion_user: LoginName = "opc"
+    ssh_user: LoginName
     endpoint_url: str | None = None
     region: str | None = None
     bastion_port: int = 22
@@ -101,12 +138,14 @@ class Inventory(BaseModel):
     @classmethod
     def from_file(cls, stack: str, path: Path) -> Inventory:
         """Read a saved `terraform output -json` (or a plain JSON object of values)."""
+        check_regular(path, "--inventory", MAX_OUTPUTS_BYTES)
         try:
             data = json.loads(path.read_text())
         except OSError as err:
             raise UserError(f"--inventory = {str(path)!r}: {err.strerror}") from None
-        except ValueError as err:
-            raise UserError(f"--inventory = {str(path)!r}: not JSON ({err})") from None
+        except (ValueError, RecursionError) as err:
+            why = "nested too deeply" if isinstance(err, RecursionError) else str(err)
+            raise UserError(f"--inventory = {str(path)!r}: not JSON ({why})") from None
         if not isinstance(data, dict):
             raise UserError(f"--inventory = {str(path)!r}: expected a JSON object of outputs")
         return cls.from_outputs(stack, data)
