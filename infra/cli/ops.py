@@ -262,8 +262,9 @@ def wait(
     show = _WaitView(inv, timeout)
     started = time.monotonic()
     # A fresh deployment's bastion may still be booting: wait polls through that. Reaching it
-    # counts against --timeout, as every poll does.
-    bastion_s = min(BASTION_TIMEOUT_S, timeout)
+    # counts against --timeout, as every poll does, and leaves half of it for a first poll
+    # (the report per node comes from a poll).
+    bastion_s = min(BASTION_TIMEOUT_S, timeout / 2)
     with _transport(access, inv, bastion_s, unreachable_ok=True) as t, show:
         outcome = wait_ready(
             t, inv, timeout_s=timeout, interval_s=interval, check_endpoint=not no_endpoint,

@@ -31,7 +31,8 @@ def gather(
 ) -> StatusReport:
     """Probe the nodes, the endpoint and OCI in parallel."""
     url = inventory.endpoint_url
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    pool = ThreadPoolExecutor(max_workers=2)
+    try:
         endpoint = pool.submit(check, url) if (url and check_endpoint) else None
         instances = (
             pool.submit(cloud.instance_states, inventory, oci_profile)
@@ -45,3 +46,6 @@ def gather(
             endpoint.result() if endpoint else None,
             instances.result() if instances else cloud.CloudStates(note="not asked"),
         )
+    finally:
+        # On Ctrl-C, do not wait for OCI's or the endpoint's answer (up to 20 s) to exit.
+        pool.shutdown(wait=False, cancel_futures=True)
