@@ -411,3 +411,18 @@ def test_every_command_follows_the_exit_code_table(
     assert r.returncode == code, (r.returncode, r.stderr)
     if code == exits.BAD_INPUT:
         assert len(r.stderr.splitlines()) == 1, r.stderr
+
+
+def test_a_known_hosts_that_cannot_be_written_is_one_line_and_exit_2(
+    lab: labs.Lab, home: Path
+) -> None:
+    r = run_gpuform(
+        lab, home, ["exec", "opslab", "--inventory", str(lab.inventory_file()), "--identity",
+                    str(lab.key), "--known-hosts", "/proc/gpuform/known_hosts", "--", "true"],
+    )  # fmt: skip
+    assert r.returncode == 2
+    assert r.stderr == (
+        f"gpuform: {labs.BASTION_PUBLIC}: cannot record its host key in "
+        "/proc/gpuform/known_hosts (No such file or directory); pass --known-hosts with a file "
+        "in a folder you can write\n"
+    )

@@ -331,3 +331,13 @@ def test_outputs_that_would_add_lines_to_the_ssh_config_are_refused(where: str, 
     with pytest.raises(UserError) as err:
         Inventory.from_outputs("r1-h100", outputs)
     assert str(err.value).startswith(f"stack 'r1-h100': output {where}: {value!r} is not ")
+
+
+def test_an_ssh_config_folder_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    inv = str(_outputs_file(tmp_path))
+    r = _gpuform(tmp_path, "ssh-config", "r1-h100", "--inventory", inv, "--dir", "/proc/gpuform")
+    assert r.returncode == 2
+    assert r.stderr == (
+        "gpuform: /proc/gpuform/r1-h100.conf: cannot write it (No such file or directory); "
+        "choose a folder with --dir\n"
+    )

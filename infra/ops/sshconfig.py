@@ -7,6 +7,7 @@ escape keys and agent forwarding habits), rather than emulate a terminal over pa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -67,11 +68,19 @@ class SshConfig:
                 f"{path} exists and gpuform did not write it (its first line is not "
                 f"'{HEADER}...'); leaving it as it is. Move it, or write elsewhere (--dir)"
             )
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(self.render())
-        tmp.chmod(0o600)
-        tmp.replace(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp.write_text(self.render())
+            tmp.chmod(0o600)
+            tmp.replace(path)
+        except OSError as err:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            why = err.strerror or str(err)
+            raise UserError(
+                f"{path}: cannot write it ({why}); choose a folder with --dir"
+            ) from None
         return path
 
     def ssh_argv(self, path: Path, alias: str) -> list[str]:

@@ -56,6 +56,12 @@ class AuthFailed(TransportError):
     user_must_fix = True
 
 
+class CannotRecord(TransportError):
+    """A new host's key could not be written to known_hosts; never connected."""
+
+    user_must_fix = True
+
+
 class Unreachable(TransportError):
     """No SSH session: no route, refused, no banner, or the deadline passed while connecting."""
 
