@@ -60,11 +60,11 @@ def nccl_test(
 def _run(stack: str, replica_nodes: int, command: str, timeout: float, out_dir: Path) -> None:
     from ..nccl_test import parse
     from ..ops.fanout import run_all
-    from .ops import BASTION_TIMEOUT_S, Access, _transport
+    from .day2 import BASTION_TIMEOUT_S, Access, connect
 
     access = Access(stack, out_dir, None, "terraform", None, None)
     inv = access.open()
-    with _transport(access, inv, BASTION_TIMEOUT_S) as t:
+    with connect(access, inv, BASTION_TIMEOUT_S) as t:
         results = run_all(t, inv.nodes, command, timeout_s=timeout)
     failed = False
     for r in results:

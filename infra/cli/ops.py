@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
-import logging
 import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, get_type_hints
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -20,137 +16,21 @@ from rich.live import Live
 
 from ..ops import exits, paths, views
 from ..ops.fanout import NodeResult, run_all, summary
-from ..ops.files import check_regular
 from ..ops.inventory import Inventory, Node
 from ..ops.journal import journal_command
-from ..ops.names import stack_name
 from ..ops.select import SELECTOR_HELP, one, select
-from ..ops.sshconfig import SshConfig, include_line
+from ..ops.sshconfig import include_line
 from ..ops.status import gather
-from ..ops.transport import Stream, Transport, TransportError, Unreachable
+from ..ops.transport import Stream
 from ..ops.wait import Poll
 from ..ops.wait import wait as wait_ready
-from .errors import stderr, user_errors
+from .day2 import BASTION_TIMEOUT_S, Access, connect, day2, seconds
+from .errors import stderr
 
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-BASTION_TIMEOUT_S = 20.0
-#: After Ctrl-C (or any end), closing the connections may not hold the exit for longer.
-CLOSE_S = 5.0
-#: Longest --timeout: a week. inf and nan are no number of seconds (threading refuses them).
-MAX_SECONDS = 7 * 24 * 3600.0
-
-
-def _seconds(low: float) -> Callable[[float], float]:
-    """A --timeout/--interval check: a finite number of seconds from `low` to a week."""
-
-    def check(value: float) -> float:
-        if not low <= value <= MAX_SECONDS:  # nan fails every comparison
-            raise typer.BadParameter(
-                f"{value:g} is not a number of seconds from {low:g} to {MAX_SECONDS:g}"
-            )
-        return value
-
-    return check
-
-
-Stack = Annotated[str, typer.Argument(help="Stack name (its folder under cdktf.out/stacks).")]
-OutDir = Annotated[
-    Path, typer.Option("--out", help="Synth output folder holding the stack.", file_okay=False)
-]
-InventoryFile = Annotated[
-    Path | None,
-    typer.Option(
-        "--inventory", envvar="GPUFORM_INVENTORY", dir_okay=False,
-        help="A saved `terraform output -json` to use instead of running terraform.",
-    ),
-]  # fmt: skip
-Terraform = Annotated[str, typer.Option("--terraform", help="terraform or tofu.")]
-Identity = Annotated[
-    Path | None,
-    typer.Option(
-        "--identity", "-i", envvar="GPUFORM_IDENTITY", dir_okay=False,
-        help="Private key of the stack's SSH key (else the keys in ssh-agent).",
-    ),
-]  # fmt: skip
-KnownHostsFile = Annotated[
-    Path | None,
-    typer.Option(
-        "--known-hosts", dir_okay=False,
-        help="known_hosts for this stack (default ~/.gpuform/<stack>/known_hosts).",
-    ),
-]  # fmt: skip
 NoEndpoint = Annotated[
     bool, typer.Option("--no-endpoint", help="Do not ask the endpoint's /v1/models.")
 ]
-
-
-@dataclass(frozen=True)
-class Access:
-    """How every day-2 command reaches a stack: the options they all share."""
-
-    stack: str
-    out_dir: Path
-    inventory: Path | None
-    terraform: str
-    identity: Path | None
-    known_hosts: Path | None
-
-    def open(self) -> Inventory:
-        """The one setup of every command: a valid stack name, then the stack's outputs."""
-        stack_name(self.stack)
-        # Appended to on first contact: a FIFO there would block, /dev/zero never end.
-        check_regular(self.known_hosts_file, "--known-hosts", 64 << 20, must_exist=False)
-        if self.identity is not None:  # told now, not after the bastion's banner
-            check_regular(self.identity, "--identity", 1 << 20)
-        if self.inventory is not None:
-            return Inventory.from_file(self.stack, self.inventory)
-        return Inventory.from_terraform(self.stack, self.out_dir, self.terraform)
-
-    @property
-    def known_hosts_file(self) -> Path:
-        return self.known_hosts or paths.known_hosts(self.stack)
-
-    def ssh_config(self, inv: Inventory) -> SshConfig:
-        return SshConfig(inv, self.known_hosts_file, self.identity)
-
-
-#: The options every day-2 command takes, after its own: (annotation, default), by parameter.
-_SHARED: dict[str, tuple[object, object]] = {
-    "out_dir": (OutDir, Path("cdktf.out")),
-    "inventory": (InventoryFile, None),
-    "terraform": (Terraform, "terraform"),
-    "identity": (Identity, None),
-    "known_hosts": (KnownHostsFile, None),
-}
-Command = Callable[..., None]
-
-
-def day2(fn: Command) -> Command:
-    """One option set for the six commands: `fn(access, own...)` becomes a typer command
-    taking STACK first, its own arguments and options, then the shared options; errors a
-    user can fix end as one line (user_errors)."""
-    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
-    hints = get_type_hints(fn, include_extras=True)
-    own = [
-        p.replace(annotation=hints[p.name])
-        for p in inspect.signature(fn).parameters.values()
-        if p.name != "access"
-    ]
-    shared = [inspect.Parameter(n, kind, annotation=a, default=d) for n, (a, d) in _SHARED.items()]
-    signature = inspect.Signature(
-        [inspect.Parameter("stack", kind, annotation=Stack), *own, *shared],
-        return_annotation=None,
-    )
-
-    def command(**values: Any) -> None:
-        access = Access(values.pop("stack"), *(values.pop(n) for n in _SHARED))
-        fn(access, **values)
-
-    command.__name__ = fn.__name__
-    command.__doc__ = fn.__doc__
-    command.__signature__ = signature  # type: ignore[attr-defined]
-    command.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
-    return user_errors(command)
 
 
 @day2
@@ -201,7 +81,7 @@ def exec_(
         typer.Option(
             "--timeout",
             "-t",
-            callback=_seconds(0.1),
+            callback=seconds(0.1),
             help="Seconds per node, connect included; the command is stopped there after.",
         ),
     ] = 60.0,
@@ -211,7 +91,7 @@ def exec_(
     chosen = select(inv, nodes)
     printer = _Printer(chosen)
     started = time.monotonic()
-    with _transport(access, inv, min(timeout, BASTION_TIMEOUT_S)) as t:
+    with connect(access, inv, min(timeout, BASTION_TIMEOUT_S)) as t:
         results = run_all(t, chosen, " ".join(command), timeout_s=timeout, sink=printer.line)
     printer.outcomes(results)
     stderr.print(summary(results, time.monotonic() - started), markup=False)
@@ -235,7 +115,7 @@ def logs(
     """The journal of the node's gpuform units (this boot)."""
     inv = access.open()
     target = one(inv, node)
-    with _transport(access, inv, BASTION_TIMEOUT_S) as t:
+    with connect(access, inv, BASTION_TIMEOUT_S) as t:
         for line in _pumped(t.stream(target, journal_command(lines=lines, follow=follow))):
             print(line, flush=True)
 
@@ -246,11 +126,11 @@ def wait(
     timeout: Annotated[
         float,
         typer.Option(
-            "--timeout", "-t", callback=_seconds(1), help="Give up after this many seconds."
+            "--timeout", "-t", callback=seconds(1), help="Give up after this many seconds."
         ),
     ] = 3600.0,
     interval: Annotated[
-        float, typer.Option("--interval", callback=_seconds(0.5), help="Seconds between polls.")
+        float, typer.Option("--interval", callback=seconds(0.5), help="Seconds between polls.")
     ] = 10.0,
     no_endpoint: NoEndpoint = False,
     keep_going: Annotated[
@@ -265,7 +145,7 @@ def wait(
     # counts against --timeout, as every poll does, and leaves half of it for a first poll
     # (the report per node comes from a poll).
     bastion_s = min(BASTION_TIMEOUT_S, timeout / 2)
-    with _transport(access, inv, bastion_s, unreachable_ok=True) as t, show:
+    with connect(access, inv, bastion_s, unreachable_ok=True) as t, show:
         outcome = wait_ready(
             t, inv, timeout_s=timeout, interval_s=interval, check_endpoint=not no_endpoint,
             fail_fast=not keep_going, on_poll=show.update, started=started,
@@ -291,7 +171,7 @@ def status(
 ) -> None:
     """A table of the nodes: reachable, GPUs, each step's state and why, endpoint, instance."""
     inv = access.open()
-    with _transport(access, inv, BASTION_TIMEOUT_S) as t:
+    with connect(access, inv, BASTION_TIMEOUT_S) as t:
         report = gather(t, inv, check_endpoint=not no_endpoint, oci_profile=oci_profile)
     out.print(views.status_table(report))
     for line in views.status_notes(report):
@@ -299,40 +179,6 @@ def status(
     # The table is printed whatever the nodes' state; a host only the user can fix is exit 2.
     if any(s.user_must_fix for s in report.states.values()):
         raise typer.Exit(exits.BAD_INPUT)
-
-
-@contextmanager
-def _transport(
-    access: Access, inv: Inventory, bastion_timeout_s: float, *, unreachable_ok: bool = False
-) -> Iterator[Transport]:
-    """An SSH transport with the bastion reached (told once); `unreachable_ok` lets wait poll."""
-    # paramiko costs ~0.1 s to import: only commands that connect pay for it.
-    from ..ops.hostkeys import KnownHosts
-    from ..ops.keys import Credentials
-    from ..ops.ssh import SshTransport
-
-    _log_to_stderr()
-    hosts = KnownHosts(access.known_hosts_file)
-    config = SshConfig(inv, hosts.path, access.identity)
-    t = SshTransport(inv, Credentials(access.identity), hosts, ssh_config=config)
-    try:
-        try:
-            t.connect_bastion(bastion_timeout_s)
-        except Unreachable:
-            if not unreachable_ok:
-                raise
-        yield t
-    except TransportError as err:
-        raise _transport_exit(err) from None
-    finally:
-        _close_within(t, CLOSE_S)
-
-
-def _close_within(t: Transport, seconds: float) -> None:
-    """Close the connections, but never let that hold the exit (after Ctrl-C above all)."""
-    closer = threading.Thread(target=t.close, name="gpuform-close", daemon=True)
-    closer.start()
-    closer.join(seconds)
 
 
 def _pumped(lines: Iterator[str]) -> Iterator[str]:
@@ -365,27 +211,6 @@ def _pumped(lines: Iterator[str]) -> Iterator[str]:
             yield line
     except KeyboardInterrupt:
         raise typer.Exit(exits.INTERRUPTED) from None
-
-
-def _transport_exit(err: TransportError) -> typer.Exit:
-    """One line; exit 2 when the user must fix keys, 1 when the network or host is at fault."""
-    stderr.print(f"gpuform: {err}", markup=False)
-    return typer.Exit(exits.BAD_INPUT if err.user_must_fix else exits.FAILED)
-
-
-def _log_to_stderr() -> None:
-    # paramiko logs tracebacks for failures we already report in one line; keep them out.
-    quiet = logging.getLogger("paramiko")
-    quiet.addHandler(logging.NullHandler())
-    quiet.propagate = False
-    # First-contact host keys are logged by infra.ops.hostkeys; the user must see them.
-    logger = logging.getLogger("gpuform.ops")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("gpuform: %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
 
 
 class _Printer:
