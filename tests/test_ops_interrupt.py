@@ -35,6 +35,7 @@ class Stuck:
         threading.Event().wait()  # a journal with nothing more to say
 
     def run(self, node, command, *, timeout_s, on_line=None):
+        print("stuck: running", file=sys.stderr, flush=True)
         threading.Event().wait()  # a command that runs on
 
     def close(self):
@@ -58,10 +59,8 @@ def _interrupted(tmp_path: Path, *args: str, ready: str) -> tuple[int | None, fl
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
         start_new_session=True,
     )  # fmt: skip
-    assert proc.stdout is not None
-    seen = proc.stdout.readline() if ready == "stdout" else ""
-    if ready != "stdout":
-        time.sleep(3)  # imports done, the command is waiting on its nodes
+    assert proc.stdout is not None and proc.stderr is not None
+    seen = (proc.stdout if ready == "stdout" else proc.stderr).readline()
     started = time.monotonic()
     os.killpg(proc.pid, signal.SIGINT)
     try:
@@ -85,6 +84,8 @@ def test_logs_follow_ends_on_one_ctrl_c_even_when_closing_the_connection_hangs(
 
 
 def test_exec_ends_on_one_ctrl_c_even_when_closing_the_connection_hangs(tmp_path: Path) -> None:
-    code, seconds, _ = _interrupted(tmp_path, "exec", "r1-h100", "--", "sleep 777", ready="")
+    code, seconds, seen = _interrupted(tmp_path, "exec", "r1-h100", "--", "sleep 777",
+                                       ready="stderr")  # fmt: skip
+    assert seen == "stuck: running\n"
     assert code == 130, f"exit {code} after {seconds:.0f}s"
     assert seconds < 10
