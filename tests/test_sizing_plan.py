@@ -20,16 +20,11 @@ from infra.sizing.params import count
 from infra.sizing.planner import Request, plan, why_not
 from infra.sizing.precision import Precision
 from infra.sizing.settings import EngineSettings, resolve
-from infra.specs import Deployment, Engine, Image, Model, NodeGroup, StackSpec
+from infra.specs import Engine, Image, Model, NodeGroup, StackSpec
 from infra.stacks import load_examples
 from infra.synth import synth
 
-_NET: dict[str, Any] = {
-    "name": "plan-test",
-    "region": "us-ashburn-1",
-    "ssh_allowed_cidrs": ["198.51.100.0/24"],
-    "api_allowed_cidrs": ["198.51.100.0/24"],
-}
+from .factories import deployment
 
 
 def _image(shape: str) -> Image:
@@ -41,7 +36,7 @@ def _stack(model: str, kind: str, shape: str, **kw: Any) -> StackSpec:
     model_kw = {k: v for k, v in kw.items() if k in ("precision",)}
     nodes_kw = {k: v for k, v in kw.items() if k in ("count",)}
     return StackSpec(
-        deployment=Deployment(**_NET),
+        deployment=deployment("plan-test"),
         # AMD shapes boot only a custom ROCm image (no platform image carries ROCm).
         nodes=NodeGroup(shape=shape, image=_image(shape), **nodes_kw),
         model=Model(id=model, **model_kw),
