@@ -16,17 +16,17 @@ from fractions import Fraction
 from typing import Literal
 
 from .architecture import Architecture
+from .optimizers import DEFAULT_OPTIMIZER, Optimizer, optimizer
 from .params import ParamCount
 
 TrainTask = Literal["full", "lora", "qlora"]
 
-# Mixed-precision Adam: weights and gradients (fp32 here, or bf16 with a separate fp32 master
-# copy under ZeRO), fp32 master weights or their share, and two fp32 moments: 16 bytes either way.
-FULL_BYTES_PER_PARAM = 16
+# Mixed precision: fp32 weights and fp32 gradients (or bf16 ones with a separate fp32 master
+# copy under ZeRO: the same 8 bytes), then the optimizer's states (optimizers.py).
+WEIGHT_BYTES_PER_PARAM = 4
+"""fp32 master weights: of the whole model in full fine-tuning, of peft's fp32 adapters."""
 GRAD_BYTES_PER_PARAM = 4
 """fp32 gradients: of the master weights in full fine-tuning, of peft's fp32 adapters in LoRA."""
-OFFLOADABLE_BYTES_PER_PARAM = 12
-"""Master weights and Adam moments: what ZeRO-Offload keeps in host memory."""
 LORA_RANK = 16
 LORA_TRAINABLE_FRACTION = Fraction(1, 100)
 """Rule of thumb for callers with a parameter count but no architecture; the planner counts."""
@@ -72,6 +72,9 @@ class TrainMemory:
     """Of `states`, what ZeRO-Offload can hold in host memory instead."""
     trainable: int
     """Parameters the optimizer updates."""
+    step: int
+    """Temporaries of the optimizer's step, on top of `states` while it runs."""
+    optimizer: Optimizer = DEFAULT_OPTIMIZER
 
 
 def _attention_linears(a: Architecture) -> list[tuple[int, int]]:
@@ -119,35 +122,46 @@ def lora_params(a: Architecture, rank: int = LORA_RANK) -> int:
     return total
 
 
-def train_memory(p: ParamCount, task: TrainTask, a: Architecture | None = None) -> TrainMemory:
-    """Weights, gradients and optimizer states for `task`; `a` counts LoRA's adapters exactly."""
+def train_memory(
+    p: ParamCount,
+    task: TrainTask,
+    a: Architecture | None = None,
+    opt: Optimizer = DEFAULT_OPTIMIZER,
+) -> TrainMemory:
+    """Weights, gradients and optimizer states for `task` trained with `opt`; `a` counts LoRA's
+    adapters exactly."""
+    o = optimizer(opt)
+    # Master weights and gradients in fp32, then the optimizer's states: for AdamW 16 bytes.
+    per_trained = WEIGHT_BYTES_PER_PARAM + GRAD_BYTES_PER_PARAM + o.state_bytes
+    offloadable = WEIGHT_BYTES_PER_PARAM + o.state_bytes if o.offloads else Fraction(0)
     if task == "full":
-        return TrainMemory(
-            task=task,
-            weights=2 * p.total,
-            states=FULL_BYTES_PER_PARAM * p.total,
-            grads=GRAD_BYTES_PER_PARAM * p.total,
-            offloadable=OFFLOADABLE_BYTES_PER_PARAM * p.total,
-            trainable=p.total,
-        )
-    trainable = lora_params(a) if a is not None else math.ceil(p.total * LORA_TRAINABLE_FRACTION)
-    if task == "lora":
-        base = 2 * p.total
+        trainable = p.total
+        weights = 2 * p.total
+        base = 0
     else:
-        # bitsandbytes quantizes nn.Linear modules only. Embeddings, norms, the router and, in
-        # transformers 5, the routed experts (fused nn.Parameters, not nn.Linear) stay bf16: a
-        # DeepSeek MoE's "QLoRA" base is nearly its bf16 size (measured on V2-Lite: 30.1 GB
-        # against 31.5 GB). A tool that quantizes fused experts would need NF4_BITS for them.
-        kept = p.embeddings + p.small + p.routed_experts
-        base = math.ceil((p.total - kept) * NF4_BITS / 8) + 2 * kept
-    # peft keeps adapters in fp32: weights (4), gradients (4) and Adam's two moments (8).
+        trainable = (
+            lora_params(a) if a is not None else math.ceil(p.total * LORA_TRAINABLE_FRACTION)
+        )
+        if task == "lora":
+            base = 2 * p.total
+        else:
+            # bitsandbytes quantizes nn.Linear modules only. Embeddings, norms, the router and,
+            # in transformers 5, the routed experts (fused nn.Parameters, not nn.Linear) stay
+            # bf16: a DeepSeek MoE's "QLoRA" base is nearly its bf16 size (measured on V2-Lite:
+            # 30.1 GB against 31.5 GB). A tool that quantizes fused experts would need NF4_BITS.
+            kept = p.embeddings + p.small + p.routed_experts
+            base = math.ceil((p.total - kept) * NF4_BITS / 8) + 2 * kept
+        weights = base
+    # peft keeps adapters in fp32, so LoRA's trained parameters cost what full fine-tuning's do.
     return TrainMemory(
         task=task,
-        weights=base,
-        states=base + FULL_BYTES_PER_PARAM * trainable,
+        weights=weights,
+        states=base + math.ceil(per_trained * trainable),
         grads=GRAD_BYTES_PER_PARAM * trainable,
-        offloadable=OFFLOADABLE_BYTES_PER_PARAM * trainable,
+        offloadable=math.ceil(offloadable * trainable),
         trainable=trainable,
+        step=math.ceil(o.step_bytes * trainable),
+        optimizer=opt,
     )
 
 
@@ -171,22 +185,27 @@ def gpu_bytes(
 ) -> int:
     """Peak device memory per GPU as the driver counts it (mem_get_info total minus free).
 
-    A step peaks either at the loss (logits alive, no gradients yet) or at the end of backward
-    (every gradient, one layer's recompute); the caching allocator's slack and the CUDA context
-    come on top. ZeRO-3 shards states over `gpus`; activations are per GPU.
+    A step peaks at the loss (logits alive, no gradients yet), at the end of backward (every
+    gradient, one layer's recompute) or in the optimizer's step (every gradient, the step's
+    temporaries); the caching allocator's slack and the CUDA context come on top. ZeRO-3 shards
+    states and the step over `gpus`; activations are per GPU.
     """
     if offload:
-        # ZeRO-Offload moves fp32 master weights and Adam's moments to the host; the GPU keeps
-        # the weights and bf16 gradients of the trained parameters (2 bytes each).
+        # ZeRO-Offload moves fp32 master weights and Adam's moments to the host, where
+        # DeepSpeed's CPU Adam steps; the GPU keeps the weights and bf16 gradients of the
+        # trained parameters (2 bytes each).
         resident = math.ceil((tm.states - tm.offloadable) / gpus)
         grads = math.ceil(2 * tm.trainable / gpus)
+        step = 0
     else:
         resident = math.ceil(tm.states / gpus)
         grads = math.ceil(tm.grads / gpus)
+        step = math.ceil(tm.step / gpus)
     activations = activation_bytes(a, tm.task, seq_len, batch)
     at_loss = resident - grads + activations
     at_end = resident + LAYER_RECOMPUTE_BYTES * seq_len * batch * a.hidden_size
+    at_step = resident + step
     slack = math.ceil(activations * ACTIVATION_SLACK)
     if tm.task == "full":
         slack += math.ceil(grads * FULL_GRAD_SLACK)
-    return CUDA_CONTEXT_BYTES + max(at_loss, at_end) + slack
+    return CUDA_CONTEXT_BYTES + max(at_loss, at_end, at_step) + slack
