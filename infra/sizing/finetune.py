@@ -40,10 +40,36 @@ ACTIVATION_SLACK = Fraction(1, 4)
 """What PyTorch's caching allocator reserves beyond its peak allocation, as a share of the
 activations at the loss: 0.22-0.36 in the LoRA and QLoRA cases (1.7-2.4 GB at 4k tokens,
 6.9-7.5 GB at 16k): logits and checkpoints come in sizes no freed block fits, so blocks split."""
-FULL_GRAD_SLACK = Fraction(2, 5)
-"""Full fine-tuning reserves this share of the gradient bytes on top (5.2 GB beyond its peak
-on the 1.5B, 2.4 of it the activations' share): zero_grad(set_to_none=True) frees every fp32
-gradient each step, the next forward splits those blocks, and the next backward needs new."""
+FORWARD_LOGIT_BYTES = 10
+"""Per logit at the forward's loss in full fine-tuning: the bf16 logits, the fp32 upcast and
+the fp32 log-softmax; the backward's LOGIT_BYTES peak then comes without the bf16 cast."""
+CAST_BYTES_PER_PARAM = 2
+"""Full fine-tuning under bf16 autocast: torch caches a bf16 copy of every fp32 weight that
+requires grad for the whole forward (autocast's weight cache), freed when the forward ends."""
+# Full fine-tuning: what the caching allocator reserves beyond the peak allocation, fitted to
+# the H200 run (bench/results/gpu_memory_h200.json, docs/gpu-memory.md). Two mechanisms:
+# - The cast copies' blocks. fp32 gradients and fp32 Adam moments need 4 bytes a parameter and
+#   never fit a 2-byte cast's block, so at the end of backward those blocks sit idle; 8-bit
+#   moments (1 byte, two a parameter) fill them.
+# - Logit blocks taken by Adam. The first step creates Adam's moments while the freed logit
+#   blocks are the largest free blocks; the moments split them, and the second step reserves
+#   its logits afresh. Measured: the second step added 14 logit-sized bytes per logit when the
+#   moments were at least about the size of those blocks (1.5B, 8k tokens), 4 when smaller.
+FB_CAST_SLACK = Fraction(1, 4)
+"""Share of the cast bytes reserved beyond the peak at the loss."""
+FB_LOGIT_SLACK = Fraction(1, 4)
+"""Share of the logit bytes the second step reserves afresh, at the loss."""
+FB_SLACK_BYTES = 2_500_000_000
+END_CAST_SLACK = Fraction(3, 5)
+"""Share of the idle cast blocks at the end of backward, with 32-bit optimizer states."""
+END_SLACK_BYTES = 1_750_000_000
+DISPLACED_LOGIT_BYTES = (14, 4)
+"""Logit bytes reserved afresh per logit in the second step: when Adam's moments took every
+logit block (moments >= DISPLACING_SHARE of the 12 bytes a logit), and when they took one."""
+DISPLACING_SHARE = Fraction(9, 10)
+FOREACH_REUSE_FLOOR = 20_000_000_000
+"""foreach's step temporaries got blocks of their own below this much logit memory (12 bytes
+a logit): 7.1 GB more at 4k tokens on the 1.5B, 5.7 at 8k, nothing at 16k."""
 LOGIT_BYTES = 12
 """Bytes per logit (token x vocabulary entry) alive at the loss: the bf16 logits of the head,
 transformers' fp32 upcast for the loss, and cross-entropy's fp32 log-softmax kept for backward.
@@ -74,6 +100,8 @@ class TrainMemory:
     """Parameters the optimizer updates."""
     step: int
     """Temporaries of the optimizer's step, on top of `states` while it runs."""
+    optimizer_states: int = 0
+    """Of `states`, the optimizer's own (Adam's moments)."""
     optimizer: Optimizer = DEFAULT_OPTIMIZER
 
 
@@ -162,6 +190,7 @@ def train_memory(
         trainable=trainable,
         step=math.ceil(o.step_bytes * trainable),
         optimizer=opt,
+        optimizer_states=math.ceil(o.state_bytes * trainable),
     )
 
 
@@ -197,15 +226,51 @@ def gpu_bytes(
         resident = math.ceil((tm.states - tm.offloadable) / gpus)
         grads = math.ceil(2 * tm.trainable / gpus)
         step = 0
+        moments = 0
     else:
         resident = math.ceil(tm.states / gpus)
         grads = math.ceil(tm.grads / gpus)
         step = math.ceil(tm.step / gpus)
+        moments = math.ceil(tm.optimizer_states / gpus)
     activations = activation_bytes(a, tm.task, seq_len, batch)
     at_loss = resident - grads + activations
     at_end = resident + LAYER_RECOMPUTE_BYTES * seq_len * batch * a.hidden_size
-    at_step = resident + step
-    slack = math.ceil(activations * ACTIVATION_SLACK)
     if tm.task == "full":
-        slack += math.ceil(grads * FULL_GRAD_SLACK)
-    return CUDA_CONTEXT_BYTES + max(at_loss, at_end, at_step) + slack
+        return CUDA_CONTEXT_BYTES + _full_reserved(
+            a, tm, seq_len * batch, gpus, at_loss, at_end, resident - grads, moments, step
+        )
+    slack = math.ceil(activations * ACTIVATION_SLACK)
+    return CUDA_CONTEXT_BYTES + max(at_loss, at_end, resident + step) + slack
+
+
+def _full_reserved(
+    a: Architecture,
+    tm: TrainMemory,
+    tokens: int,
+    gpus: int,
+    at_loss: int,
+    at_end: int,
+    kept: int,
+    moments: int,
+    step: int,
+) -> int:
+    """What the caching allocator holds at the peak of a full fine-tuning step, per GPU.
+
+    `kept` is what lives through the forward (weights and optimizer states), `moments` the
+    optimizer's states and `step` its temporaries, all per GPU.
+    """
+    logits = tokens * a.vocab_size
+    cast = math.ceil(CAST_BYTES_PER_PARAM * tm.trainable / gpus)
+    checkpoints = a.layers * tokens * a.hidden_size * 4
+    forward = kept + cast + checkpoints + FORWARD_LOGIT_BYTES * logits
+    fresh, one = DISPLACED_LOGIT_BYTES
+    displaced = (fresh if moments >= DISPLACING_SHARE * LOGIT_BYTES * logits else one) * logits
+    at_loss_slack = math.ceil(FB_CAST_SLACK * cast + FB_LOGIT_SLACK * displaced) + FB_SLACK_BYTES
+    idle_casts = cast if optimizer(tm.optimizer).state_bytes >= 4 else 0
+    end_slack = math.ceil(END_CAST_SLACK * idle_casts) + END_SLACK_BYTES
+    reserved = max(forward + at_loss_slack, at_loss + at_loss_slack, at_end + end_slack)
+    if step:
+        # foreach's temporaries fit the freed logit blocks once those are large enough.
+        reuse = min(step, max(0, LOGIT_BYTES * logits - FOREACH_REUSE_FLOOR))
+        reserved = max(reserved + step - reuse, at_end + step + end_slack)
+    return reserved
