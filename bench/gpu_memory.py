@@ -5,6 +5,10 @@ Usage (on a machine with an NVIDIA GPU, PyTorch, transformers, peft and bitsandb
     python3 bench/gpu_memory.py                      # every case -> bench/results/gpu_memory.json
     python3 bench/gpu_memory.py --cases llama8b-lora  # some cases, merged into the JSON
     python3 bench/gpu_memory.py --dry-run             # tiny configs on CPU: checks the code paths
+    python3 bench/gpu_memory.py --group h200-full --out bench/results/gpu_memory_h200.json
+
+Full fine-tuning cases name their optimizer (`--optimizer` of `gpuform plan`); a case that runs
+out of memory is recorded with `oom` (step, phase, memory in use) rather than as an error.
 
 Each case runs in a fresh Python process, so one case's caching allocator, CUDA context and
 loaded kernels never count towards another's. Models are built from the catalog configs in
