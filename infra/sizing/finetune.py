@@ -5,7 +5,7 @@ bf16 autocast, and for LoRA/QLoRA peft's `target_modules="all-linear"` with fuse
 H100, bench/results/gpu_memory.json); full fine-tuning keeps fp32 master weights on the GPU and
 steps with the plan's optimizer (fused, foreach or 8-bit AdamW, on an H200,
 bench/results/gpu_memory_h200.json). The bytes a step allocates come from the architecture and
-came within 0.8 GB of each phase measured; what the caching allocator reserves beyond them is
+came within 0.9 GB of each phase measured; what the caching allocator reserves beyond them is
 fitted to those runs, and every case is within 5% (full fine-tuning: 4.2%).
 The tools were torch 2.11, transformers 5.17, peft 0.21 and bitsandbytes 0.50"""
 
