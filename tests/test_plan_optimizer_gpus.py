@@ -143,3 +143,10 @@ def test_a_training_stack_is_planned_with_its_optimizer() -> None:
     with pytest.raises(UserError) as err:
         resolve_training(_training_stack("adamw-foreach"))
     assert err.value.field == "nodes.count" and "AdamW (foreach)" in str(err.value)
+
+
+def test_a_serving_plan_names_its_gpus_and_no_optimizer() -> None:
+    code, out, _ = _run("deepseek-r1:70b", "--shape", "BM.GPU.H100.8", "--json")
+    c = json.loads(out)["chosen"]
+    # Ollama's Q4_K_M fits one GPU of the node: the plan uses 1 of 8.
+    assert code == 0 and (c["gpus"], c["tp"], c["optimizer"]) == (1, 1, None)

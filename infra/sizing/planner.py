@@ -129,7 +129,8 @@ class Plan:
     topology: Topology | None = None
     """How the engine lays out one replica (serving plans only)."""
     gpus: int = 0
-    """GPUs a fine-tune runs on: the request's `gpus`, else every GPU of its nodes."""
+    """GPUs the plan uses: one serving replica's, or a fine-tune's (the request's `gpus`, else
+    every GPU of its nodes)."""
     optimizer: Optimizer | None = None
     """The optimizer a fine-tuning plan assumes (optimizers.py); None for serving."""
 
@@ -233,6 +234,7 @@ def _serve(
         reason=reason,
         multi_node=nodes > 1,
         topology=topo,
+        gpus=gpus,
     )
 
 
