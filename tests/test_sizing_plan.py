@@ -55,7 +55,8 @@ EXPECTED: dict[str, EngineSettings] = {
     "r1-distill-llama-70b-sglang": EngineSettings(_one_node(8), 131072, 0.862),
     "r1-distill-llama-70b-vllm": EngineSettings(_one_node(8), 126432, 0.9),
     # MoE: 256 routed experts place whole on the 8 TP ranks.
-    "deepseek-r1-h200": EngineSettings(_one_node(8, ep=8), 163840, 0.897),
+    # SGLang sizes from CUDA's total (150,109,880,320 bytes on an H200), as the planner does.
+    "deepseek-r1-h200": EngineSettings(_one_node(8, ep=8), 163840, 0.896),
     # Ollama: 43 GB of Q4_K_M fits one H100, so one GPU and no TP.
     "deepseek-r1-70b-ollama": EngineSettings(_one_node(1), None, None),
     "deepseek-v2-lite": EngineSettings(_one_node(4, ep=4), 163840, 0.9),

@@ -47,6 +47,7 @@ TRAINING_LABELS = Labels(
     context="training.seq_len",
     nodes="nodes.count",
     precision="model.precision",
+    optimizer="training.optimizer",
 )
 
 
@@ -149,6 +150,7 @@ def resolve_training(stack: TrainingStackSpec) -> EngineSettings:
         nodes=stack.nodes.count,
         context=t.seq_len,
         batch=t.micro_batch,
+        optimizer=t.optimizer,
         labels=TRAINING_LABELS,
     )
     result = plan(req)
