@@ -27,7 +27,10 @@ def _stand_in(doc: Doc) -> dict[str, Any]:
     (members,) = doc["data"]["oci_core_cluster_network_instances"]
     (network,) = doc["resource"]["oci_core_cluster_network"]
     (first_name, first), *_ = doc["resource"]["terraform_data"].items()
-    (roster,) = doc["resource"]["oci_objectstorage_object"].values()
+    # The boot bucket holds the bundles too; the guard sits on the roster object alone.
+    (roster,) = (
+        o for name, o in doc["resource"]["oci_objectstorage_object"].items() if "roster" in name
+    )
 
     def swap(value: Any) -> Any:
         text = json.dumps(value)
@@ -96,7 +99,10 @@ def test_a_replaced_instance_stops_the_roster_until_the_pool_is_replaced(
     # The stand-in's address, swapped in for the cluster network's, which the stack names:
     assert "terraform apply -replace=terraform_data.network" in message
     (network,) = doc["resource"]["oci_core_cluster_network"]
-    (roster,) = doc["resource"]["oci_objectstorage_object"].values()
+    # The boot bucket holds the bundles too; the guard sits on the roster object alone.
+    (roster,) = (
+        o for name, o in doc["resource"]["oci_objectstorage_object"].items() if "roster" in name
+    )
     (guard,) = roster["lifecycle"]["precondition"]
     assert guard["error_message"].endswith(f"-replace=oci_core_cluster_network.{network}")
 
