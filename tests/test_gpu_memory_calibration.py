@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from infra.catalog.optimizers import OPTIMIZERS
 from infra.catalog.shapes import get_shape, shapes
 from infra.sizing.catalog import catalog, lookup
 from infra.sizing.finetune import GPU_USABLE, gpu_bytes, lora_params, train_memory
 from infra.sizing.memory import kv_bytes_per_token, weight_bytes
-from infra.sizing.optimizers import OPTIMIZERS
 from infra.sizing.params import count
 from infra.sizing.planner import Request, plan
 

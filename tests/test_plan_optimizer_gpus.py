@@ -9,12 +9,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from infra.catalog.optimizers import OPTIMIZERS
 from infra.catalog.shapes import get_shape
 from infra.cli.plan import plan
 from infra.errors import UserError
 from infra.sizing.catalog import lookup
 from infra.sizing.finetune import GPU_USABLE, gpu_bytes, train_memory
-from infra.sizing.optimizers import OPTIMIZERS
 from infra.sizing.params import count
 from infra.sizing.planner import Request
 from infra.sizing.planner import plan as run_plan

@@ -10,11 +10,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..catalog.optimizers import OPTIMIZERS, Optimizer, optimizer
 from ..catalog.shapes import shapes
 from ..engines import ENGINE_KINDS, EngineKind, driver
 from ..errors import UserError
 from ..sizing.catalog import ModelRef, UnknownModel, catalog, from_file, lookup
-from ..sizing.optimizers import OPTIMIZERS, Optimizer, optimizer
 from ..sizing.planner import TASKS, Plan, Request, Result, Task, why_not
 from ..sizing.planner import plan as run_plan
 from ..sizing.precision import PRECISIONS, Precision

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
 
+from ..catalog.optimizers import DEFAULT_OPTIMIZER, Optimizer, optimizer
 from .architecture import Architecture
-from .optimizers import DEFAULT_OPTIMIZER, Optimizer, optimizer
 from .params import ParamCount
 
 TrainTask = Literal["full", "lora", "qlora"]

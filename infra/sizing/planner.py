@@ -6,6 +6,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
+from ..catalog.optimizers import DEFAULT_OPTIMIZER, Optimizer, optimizer
 from ..catalog.shapes import Shape, get_shape, shapes
 from ..engines import EngineKind, Topology, driver
 from ..errors import UserError
@@ -20,7 +21,6 @@ from .memory import (
     overhead_bytes,
     weight_bytes,
 )
-from .optimizers import DEFAULT_OPTIMIZER, Optimizer, optimizer
 from .parallelism import expert_parallel, max_nodes, tp_problem, valid_tps
 from .params import ParamCount, count
 from .precision import PRECISIONS, Precision, bits_rank

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from ..sizing.optimizers import DEFAULT_OPTIMIZER, Optimizer
+from ..catalog.optimizers import DEFAULT_OPTIMIZER, Optimizer
 from .base import Spec
 from .deployment import Deployment
 from .engine import _IMAGE, _TAG
