@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .errors import UserError
 from .node_plan import NodePlan, plan_nodes
-from .sizing.settings import EngineSettings, resolve
+from .sizing.settings import StackSizes, resolve
 from .specs import AnyStack
 
 
@@ -21,7 +21,7 @@ class SynthResult:
     """Stack name -> its cdk.tf.json."""
 
 
-def settings_for(spec: AnyStack) -> EngineSettings:
+def settings_for(spec: AnyStack) -> StackSizes:
     """The planner's settings for `spec`; UserError names the stack, the field and the fix."""
     try:
         return resolve(spec)

@@ -10,7 +10,9 @@ from ..catalog.shapes import Vendor
 from .args import Arg, NodeVar
 from .topology import Topology
 
-EngineKind = Literal["vllm", "sglang", "ollama", "tgi"]
+#: A registered driver's `kind` (infra/engines/__init__.py): a plain string, since the set of
+#: engines is the registry's and a Literal would list it a second time. Specs check it on input.
+EngineKind = str
 RayRole = Literal["head", "worker"]
 
 #: The replica head's private IP, as node.env names it (metadata key gpuform_head_ip).
@@ -113,6 +115,13 @@ class EngineDriver:
     """Everything gpuform knows about one engine; nothing engine-specific lives elsewhere."""
 
     kind: EngineKind
+    """What a stack writes in engine.kind; unique in the registry."""
+    title: str
+    """The engine's own name, as messages print it (vLLM, SGLang)."""
+    example_model: str
+    """A model id in the form the engine takes (see `pulls_model`) that the sizing catalog holds,
+    small enough for one GPU: messages suggest it, and tests/test_every_engine.py plans, renders
+    and boots a stack serving it."""
     images: Mapping[Vendor, tuple[str, str]]
     """Default (repository, tag) per GPU vendor: the images the DeepSeek serving guides use."""
     port: int
@@ -134,7 +143,10 @@ class EngineDriver:
     """TCP ports this node's engine listens on for other hosts (the load balancer, peers). The
     host firewall opens exactly these to the VCN (infra/render/context.py, FirewallPart)."""
     pulls_model: bool = False
-    """The model is pulled through the running server (Ollama) rather than at start."""
+    """The engine pulls the model through its running server from its own registry, by that
+    registry's tag (Ollama: deepseek-r1:70b), once it is up. gpuform fetches nothing for it: no
+    weights step, so no weights bucket and no hub token. False: model.id is a Hugging Face id
+    (org/name) whose weights the weights step fetches before the engine starts."""
     gguf: bool = False
     """Serves GGUF files: every tensor quantized, Q4_K_M unless the tag says otherwise."""
     tensor_parallel: bool = True

@@ -26,6 +26,8 @@ def _command(s: ServeInputs) -> EngineCommand:
 
 DRIVER = EngineDriver(
     kind="ollama",
+    title="Ollama",
+    example_model="deepseek-r1:1.5b",
     images={"nvidia": ("ollama/ollama", "0.12.6"), "amd": ("ollama/ollama", "0.12.6-rocm")},
     port=11434,
     health_path="/",

@@ -16,7 +16,7 @@ from ..catalog.nccl import collective_settings
 from ..catalog.shapes import Vendor
 from ..engines import ApiKeySupport, EngineCommand, EngineKind, RayRole, ServeInputs, driver
 from ..placement import rdma_placement
-from ..sizing.settings import EngineSettings
+from ..sizing.settings import StackSizes
 from ..specs import AnyStack, StackSpec, TrainingStackSpec
 from .storage_part import StoragePart, storage_part
 from .weights_part import WeightsPart, weights_part
@@ -189,8 +189,9 @@ class EnginePart:
     container_cache: str
     command: EngineCommand
     model: str
-    ollama_tag: str | None
-    """The tag to pull once the server is up (engines that pull through the server)."""
+    pulls_model: bool
+    """The engine serves nothing until `model` is pulled through its running server (the
+    driver's flag): the model-pull step does that once the server answers."""
     api_key_unsupported: bool
     """The stack asks for a key but the engine has no way to enforce one (Ollama)."""
 
@@ -325,7 +326,7 @@ def _metadata_keys(*, hub_token: bool) -> tuple[MetadataKey, ...]:
 
 
 def serve_inputs(
-    stack: StackSpec, node_index: int, settings: EngineSettings, model_path: str | None = None
+    stack: StackSpec, node_index: int, settings: StackSizes, model_path: str | None = None
 ) -> ServeInputs:
     """What node `node_index`'s engine command and ports are built from."""
     return ServeInputs(
@@ -341,7 +342,7 @@ def serve_inputs(
     )
 
 
-def build_context(stack: AnyStack, node_index: int, settings: EngineSettings) -> NodeContext:
+def build_context(stack: AnyStack, node_index: int, settings: StackSizes) -> NodeContext:
     """Decide everything about node `node_index` of `stack` with `settings`."""
     topo = settings.topology
     # settings.nodes, not nodes.count: the planner picks the count a stack leaves unset, and
@@ -385,7 +386,7 @@ def build_context(stack: AnyStack, node_index: int, settings: EngineSettings) ->
     return _serving(common, stack, settings)
 
 
-def _serving(common: NodeContext, stack: StackSpec, settings: EngineSettings) -> NodeContext:
+def _serving(common: NodeContext, stack: StackSpec, settings: StackSizes) -> NodeContext:
     drv = driver(stack.engine.kind)
     port = stack.engine.serve_port
     weights = weights_part(stack, settings)
@@ -412,7 +413,7 @@ def _serving(common: NodeContext, stack: StackSpec, settings: EngineSettings) ->
             container_cache=drv.container_cache,
             command=command,
             model=stack.model.id,
-            ollama_tag=stack.model.id if drv.pulls_model else None,
+            pulls_model=drv.pulls_model,
             api_key_unsupported=wants_key and drv.api_key is None,
         ),
         api_key=(
@@ -436,9 +437,7 @@ def _serving(common: NodeContext, stack: StackSpec, settings: EngineSettings) ->
     )
 
 
-def _training(
-    common: NodeContext, stack: TrainingStackSpec, settings: EngineSettings
-) -> NodeContext:
+def _training(common: NodeContext, stack: TrainingStackSpec, settings: StackSizes) -> NodeContext:
     t = stack.training
     role: RayRole = "head" if common.node.is_head else "worker"
     topo = settings.topology
@@ -473,7 +472,7 @@ def _ray_ports(ray: RayPart | None) -> tuple[int, ...]:
     return ray.tcp_ports if ray is not None else ()
 
 
-def _rdma(stack: AnyStack, settings: EngineSettings) -> RdmaPart | None:
+def _rdma(stack: AnyStack, settings: StackSizes) -> RdmaPart | None:
     if rdma_placement(stack, settings) is None:
         return None
     nccl = collective_settings(stack.nodes.shape)
