@@ -141,7 +141,7 @@ def test_the_minimal_stack_plans_with_the_engine_it_names(kind: str) -> None:
 
 
 @_KINDS
-def test_terraform_fits_the_provider_schema_and_checks_the_drivers_health_path(
+def test_terraform_fits_the_schema_and_takes_port_health_and_key_from_the_driver(
     kind: str, terraform: dict[str, Path]
 ) -> None:
     drv = driver(kind)
@@ -151,6 +151,12 @@ def test_terraform_fits_the_provider_schema_and_checks_the_drivers_health_path(
     health = backend_set["health_checker"]
     assert (health["url_path"], health["port"]) == (drv.health_path, drv.port)
     assert health["timeout_in_millis"] == drv.health_timeout_ms
+    backends = doc["resource"]["oci_network_load_balancer_backend"].values()
+    assert {b["port"] for b in backends} == {drv.port}
+    # Only an engine that can check an API key gets the Vault secret and the IAM to read it.
+    keyed = drv.api_key is not None
+    assert ("api_key_secret_ocid" in doc["variable"]) == keyed
+    assert ("oci_identity_policy" in doc["resource"]) == keyed
 
 
 @_KINDS
