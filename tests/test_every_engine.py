@@ -19,6 +19,7 @@ import pytest
 from pydantic import ValidationError
 
 from infra.engines import DRIVERS, ENGINE_KINDS, EngineDriver, driver
+from infra.errors import UserError
 from infra.node_plan import NodePlan, plan_nodes
 from infra.sizing.catalog import lookup
 from infra.sizing.planner import Request, plan
@@ -111,6 +112,17 @@ def test_a_weights_bucket_on_a_pulling_engine_names_every_engine_that_takes_one(
     line = one_line(err.value)
     assert "weights is set" in line and pulling.title in line, line
     assert all(d.kind in line for d in _gpuform_fetched()), line
+
+
+@pytest.mark.parametrize("single", [d for d in DRIVERS if not d.multi_node], ids=lambda d: d.kind)
+def test_two_nodes_on_a_one_node_engine_name_every_engine_that_spans_nodes(
+    single: EngineDriver,
+) -> None:
+    with pytest.raises(UserError) as err:
+        plan(Request(model=lookup(single.example_model), engine=single.kind, nodes=2))
+    line = str(err.value)
+    assert f"{single.kind} serves from one node" in line, line
+    assert all(d.kind in line for d in DRIVERS if d.multi_node), line
 
 
 @_KINDS

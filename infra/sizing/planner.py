@@ -322,7 +322,9 @@ def _check(req: Request) -> None:
     if serving and req.nodes is not None and req.nodes > 1 and not driver(e).multi_node:
         spanning = one_of(kinds(lambda d: d.multi_node))
         raise UserError.at(
-            req.labels.nodes, req.nodes, f"{e} serves from one node; use 1, or {spanning}"
+            req.labels.nodes,
+            req.nodes,
+            f"{e} serves from one node; use 1, or an engine that spans nodes: {spanning}",
         )
     layers = req.model.model.arch.layers
     if serving and req.nodes is not None and req.nodes > layers:
