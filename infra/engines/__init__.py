@@ -13,6 +13,7 @@ from .base import (
     EngineDriver,
     EngineKind,
     MemoryProfile,
+    ModelPull,
     RayRole,
     ServeInputs,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "EngineDriver",
     "EngineKind",
     "MemoryProfile",
+    "ModelPull",
     "RayRole",
     "ServeInputs",
     "Topology",

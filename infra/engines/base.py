@@ -36,6 +36,22 @@ class ApiKeySupport:
 
 
 @dataclass(frozen=True)
+class ModelPull:
+    """How an engine that serves nothing until told to pulls its model through its own server.
+
+    The model-pull step (templates/scripts/model-pull.sh.j2) waits until `up_path` answers on
+    the engine's port, then runs `argv` and the model's tag inside the engine's container.
+    """
+
+    up_path: str
+    """Answers 200 once the server accepts requests, before any model is loaded."""
+    argv: tuple[str, ...]
+    """The engine's own pull command in its container; the tag is appended."""
+    address_env: str
+    """The variable that command reads the server's address from (set to 127.0.0.1:PORT)."""
+
+
+@dataclass(frozen=True)
 class MemoryProfile:
     """How one engine spends GPU memory, with the defaults it ships."""
 
@@ -142,17 +158,23 @@ class EngineDriver:
     ports: Callable[[ServeInputs], tuple[int, ...]]
     """TCP ports this node's engine listens on for other hosts (the load balancer, peers). The
     host firewall opens exactly these to the VCN (infra/render/context.py, FirewallPart)."""
-    pulls_model: bool = False
-    """The engine pulls the model through its running server from its own registry, by that
-    registry's tag (Ollama: deepseek-r1:70b), once it is up. gpuform fetches nothing for it: no
-    weights step, so no weights bucket and no hub token. False: model.id is a Hugging Face id
-    (org/name) whose weights the weights step fetches before the engine starts."""
+    pull: ModelPull | None = None
+    """How the engine pulls its model through its running server, from its own registry and by
+    that registry's tag (Ollama: deepseek-r1:70b); None: it loads a Hugging Face model at start.
+    """
     gguf: bool = False
     """Serves GGUF files: every tensor quantized, Q4_K_M unless the tag says otherwise."""
     tensor_parallel: bool = True
     """Splits attention heads over GPUs; False: one GPU, or whole layers over all of them."""
     health_timeout_ms: int = 3_000
     """How long the load balancer waits for `health_path` (OCI's default is 3 s)."""
+
+    @property
+    def pulls_model(self) -> bool:
+        """model.id is a tag the engine pulls itself (`pull`): gpuform fetches nothing for it, so
+        no weights step, weights bucket or hub token. False: model.id is a Hugging Face id
+        (org/name) whose weights the weights step fetches before the engine starts."""
+        return self.pull is not None
 
     def image_ref(self, vendor: Vendor, image: str | None = None, tag: str | None = None) -> str:
         """`repo:tag` with this engine's defaults filled for the GPU vendor."""

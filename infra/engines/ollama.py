@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from .base import EngineCommand, EngineDriver, MemoryProfile, ServeInputs, serving_port
+from .base import (
+    EngineCommand,
+    EngineDriver,
+    MemoryProfile,
+    ModelPull,
+    ServeInputs,
+    serving_port,
+)
 from .topology import Topology
 
 
@@ -50,7 +57,8 @@ DRIVER = EngineDriver(
     topology=_topology,
     command=_command,
     ports=serving_port,
-    pulls_model=True,
+    # GET /api/version answers as soon as the server listens; `ollama pull` is a client of it.
+    pull=ModelPull(up_path="/api/version", argv=("ollama", "pull"), address_env="OLLAMA_HOST"),
     gguf=True,
     tensor_parallel=False,
 )

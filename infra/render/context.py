@@ -14,7 +14,15 @@ from typing import Literal
 from .. import node_metadata
 from ..catalog.nccl import collective_settings
 from ..catalog.shapes import Vendor
-from ..engines import ApiKeySupport, EngineCommand, EngineKind, RayRole, ServeInputs, driver
+from ..engines import (
+    ApiKeySupport,
+    EngineCommand,
+    EngineKind,
+    ModelPull,
+    RayRole,
+    ServeInputs,
+    driver,
+)
 from ..placement import rdma_placement
 from ..sizing.settings import StackSizes
 from ..specs import AnyStack, StackSpec, TrainingStackSpec
@@ -183,15 +191,16 @@ class EnginePart:
     """The engine container of one node."""
 
     kind: EngineKind
+    title: str
     image: str
     port: int
     container_name: str
     container_cache: str
     command: EngineCommand
     model: str
-    pulls_model: bool
-    """The engine serves nothing until `model` is pulled through its running server (the
-    driver's flag): the model-pull step does that once the server answers."""
+    pull: ModelPull | None
+    """How the engine pulls `model` through its running server (the model-pull step, once the
+    server answers); None: it loads the model at start."""
     api_key_unsupported: bool
     """The stack asks for a key but the engine has no way to enforce one (Ollama)."""
 
@@ -407,13 +416,14 @@ def _serving(common: NodeContext, stack: StackSpec, settings: StackSizes) -> Nod
         common,
         engine=EnginePart(
             kind=drv.kind,
+            title=drv.title,
             image=stack.image_ref,
             port=port,
             container_name=CONTAINER_NAME,
             container_cache=drv.container_cache,
             command=command,
             model=stack.model.id,
-            pulls_model=drv.pulls_model,
+            pull=drv.pull,
             api_key_unsupported=wants_key and drv.api_key is None,
         ),
         api_key=(

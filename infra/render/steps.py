@@ -242,7 +242,7 @@ STEPS: tuple[Step, ...] = (
         requires=("engine",),
         needs=frozenset({"internet"}),
         missing_words=("pull", "engine"),
-        when=lambda c: c.engine is not None and c.engine.pulls_model,
+        when=lambda c: c.engine is not None and c.engine.pull is not None,
     ),
     Step(
         "ready",
