@@ -16,7 +16,7 @@ NODE ?= 0
 # jsii prints an end-of-life banner on Node 20; nothing of it belongs in user output.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install synth test test-fast lint tools deploy destroy boot bench schema clean
+.PHONY: help install synth test test-fast lint tools deploy destroy boot bench schema clean node-coverage
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -63,6 +63,17 @@ destroy: ## terraform destroy for STACK=<name>
 boot: install tools ## Boot NODE of STACK under systemd + cloud-init in a container, print what it did
 	@test -n "$(STACK)" || { echo "usage: make boot STACK=<name> [NODE=0]"; exit 2; }
 	$(PY) -m tests.boot $(STACK) $(NODE)
+
+# Where `make node-coverage` keeps its traces and data; which tests it runs (default: all, so the
+# boot harness and every script test; narrow it, e.g. NODECOV_TESTS="tests/test_oci_client.py").
+NODECOV ?= build/node-coverage
+NODECOV_TESTS ?= tests
+
+node-coverage: install tools ## Which lines of the node scripts ran under the boot harness and script tests
+	rm -rf $(NODECOV) && mkdir -p $(NODECOV)/py
+	-GPUFORM_NODE_COVERAGE=$(abspath $(NODECOV)) COVERAGE_FILE=$(abspath $(NODECOV))/py/.coverage \
+	  $(VENV)/bin/coverage run --rcfile=tests/nodecov/coveragerc -m pytest -q -p no:cacheprovider $(NODECOV_TESTS)
+	$(PY) -m tests.nodecov.report $(NODECOV)
 
 bench: install ## Print synth timings (bench/synth.py)
 	$(PY) bench/synth.py

@@ -17,7 +17,7 @@ from .synth import synth
 def main() -> int:
     outdir = Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out"))
     try:
-        synth(load_dir(Path("stacks")), outdir)
+        synth(load_dir(Path("stacks")), outdir, [Path("stacks")])
     except UserError as err:
         print(format_error(err), file=sys.stderr)
         return 2

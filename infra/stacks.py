@@ -34,7 +34,19 @@ def load_stack_file(path: Path) -> AnyStack:
     except SyntaxError as err:
         raise UserError(f"{shown}:{err.lineno}: {err.msg}; fix the Python syntax") from None
     except ImportError as err:
-        raise UserError(f"{shown}: {err}; import specs from infra.specs") from None
+        where = _line_in(path, err)
+        raise UserError(f"{where}: {err}; import specs from infra.specs") from None
+    except SystemExit as err:
+        raise UserError(
+            f"{_line_in(path, err)}: the stack file called exit({err.code!r}); "
+            "define `stack` instead of exiting"
+        ) from None
+    except Exception as err:
+        # Whatever else the file raises (a NameError, an unset environment variable, a key
+        # file that is not there) is the user's code failing: where, and what, on one line.
+        raise UserError(
+            f"{_line_in(path, err)}: {type(err).__name__}: {_flat(err)}; fix the stack file"
+        ) from None
     finally:
         sys.modules.pop(name, None)
     stack = getattr(module, "stack", None)
@@ -44,6 +56,22 @@ def load_stack_file(path: Path) -> AnyStack:
             "add one"
         )
     return stack
+
+
+def _line_in(path: Path, err: BaseException) -> str:
+    """`file:line` of the deepest traceback frame in the stack file itself."""
+    line = None
+    tb = err.__traceback__
+    target = str(path.resolve())
+    while tb is not None:
+        if str(Path(tb.tb_frame.f_code.co_filename).resolve()) == target:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f"{_shown(path)}:{line}" if line is not None else _shown(path)
+
+
+def _flat(err: BaseException) -> str:
+    return " ".join(str(err).split()) or "(no message)"
 
 
 def discover(stacks_dir: Path) -> dict[str, Path]:
@@ -102,8 +130,19 @@ def select(names: list[str], stacks_dir: Path) -> dict[str, AnyStack]:
                         f"stack {name!r} not found in {_shown(stacks_dir)}; known: {known}"
                     )
                 spec = everything[name]
+        if spec.name in chosen and chosen[spec.name] != spec:
+            raise UserError(
+                f"{name}: deployment.name = {spec.name!r} is used by another stack on the "
+                "command line; give each stack its own name"
+            )
         chosen[spec.name] = spec
     return chosen
+
+
+def stack_paths(names: list[str], stacks_dir: Path) -> list[Path]:
+    """The stacks folder and the stack files `names` name: synth output never goes over or
+    into either."""
+    return [stacks_dir, *(Path(n) for n in names if n.endswith(".py"))]
 
 
 def _shown(path: Path) -> str:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import outdir as outdir_guard
 from .errors import UserError
 from .node_plan import NodePlan, plan_nodes
 from .sizing.settings import StackSizes, resolve
@@ -39,50 +38,34 @@ def plan_all(specs: Mapping[str, AnyStack]) -> dict[str, tuple[NodePlan, ...]]:
     return plans
 
 
-def synth(specs: Mapping[str, AnyStack], outdir: Path) -> SynthResult:
-    """Write the Terraform JSON of `specs` to `outdir`, replacing it only when all succeeded."""
+def synth(
+    specs: Mapping[str, AnyStack], outdir: Path, stack_paths: Iterable[Path] = ()
+) -> SynthResult:
+    """Write the Terraform JSON of `specs` into gpuform's folder `outdir`, only when all of them
+    synthesized; the other stacks' folders there, and terraform's files, stay as they were.
+
+    `stack_paths` (the stacks folder, stack files) are never written over or into.
+    """
+    outdir_guard.check(outdir, stack_paths)
     plans = plan_all(specs)
     # Imported here so that commands that never synthesize (plan, stacks) skip jsii's start-up.
     from .constructs.stack import GpuStack
     from .tf.cdk import new_app
 
-    outdir = outdir.resolve()
-    outdir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}-", dir=outdir.parent))
-    try:
+    target = outdir.resolve()
+    with outdir_guard.claimed(outdir) as staging:
         app = new_app(str(staging))
         for name, spec in specs.items():
             GpuStack(app, spec, plans[name])
-        app.synth()
-        _replace(staging, outdir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        try:
+            app.synth()
+        except Exception as err:
+            failed = outdir_guard.node_fs_error(err)
+            if failed is None:
+                raise
+            raise outdir_guard.unwritable(outdir, failed) from None
+        outdir_guard.install(staging, target, specs)
     return SynthResult(
-        outdir=outdir,
-        stacks={name: outdir / "stacks" / name / "cdk.tf.json" for name in specs},
+        outdir=target,
+        stacks={name: target / "stacks" / name / "cdk.tf.json" for name in specs},
     )
-
-
-#: What `terraform init` leaves in a stack's folder; kept across synths so a re-synth neither
-#: forgets the provider lock nor forces a fresh provider download.
-TERRAFORM_WORKDIR_FILES = (".terraform", ".terraform.lock.hcl")
-
-
-def _replace(new: Path, target: Path) -> None:
-    _carry_terraform_files(target, new)
-    # Two renames keep the window without a complete output directory as small as it gets.
-    old = target.with_name(f".{target.name}-old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    new.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _carry_terraform_files(old_out: Path, new_out: Path) -> None:
-    for stack_dir in (new_out / "stacks").iterdir():
-        for name in TERRAFORM_WORKDIR_FILES:
-            before = old_out / "stacks" / stack_dir.name / name
-            if before.exists():
-                before.rename(stack_dir / name)

@@ -1,5 +1,6 @@
 """A node whose hub repo needs a token boots under systemd: the token step runs before the
-weights pull, which requires it, and offline it fails in one line (tests/boot/checks.py)."""
+weights pull, which requires it, and both wait for the one OCI client step, which offline fails
+in one line (tests/boot/checks.py)."""
 
 from __future__ import annotations
 
@@ -44,8 +45,11 @@ def test_the_weights_pull_waits_for_the_token_step() -> None:
     if _CANNOT:
         pytest.skip(_CANNOT)
     r = _booted()
+    client = r.unit("gpuform-oci-client.service")
     token, weights = r.unit("gpuform-hub-token.service"), r.unit("gpuform-weights.service")
-    assert token is not None and weights is not None
-    assert token.active == "failed"  # offline: no OCI CLI, no Vault
-    assert weights.active != "active" and not weights.own_lines, weights.own_lines
-    assert any("Dependency failed" in line for line in weights.systemd_lines)
+    assert client is not None and token is not None and weights is not None
+    # Offline the OCI client cannot be installed, so neither step that needs it ever starts.
+    assert client.active == "failed" and "internet" in client.own_lines[-1], client.own_lines
+    for u in (token, weights):
+        assert u.active != "active" and not u.own_lines, (u.name, u.own_lines)
+        assert any("Dependency failed" in line for line in u.systemd_lines), u.name

@@ -44,6 +44,7 @@ from infra.specs import (
 from infra.synth import synth
 from infra.tf.schema import check_terraform_json
 
+from . import nodecov
 from .narrow import synth_construct
 from .test_cluster_network_tf import SERVING, pooled
 from .test_render_validators import assert_silent, shellcheck_files, verify_units
@@ -210,8 +211,8 @@ def test_the_step_exists_only_when_asked_and_the_weights_step_requires_it() -> N
 def test_the_token_step_shares_the_api_keys_oci_cli_part() -> None:
     files = _plan(_stack())[0].files
     key, token = files[f"{LIB}/api-key.sh"], files[f"{LIB}/hub-token.sh"]
-    shared = key[key.index("oci=$(command -v oci") : key.index("\ndone\n") + 6]
-    assert len(shared) > 500 and shared in token
+    shared = key[key.index("oci=${GPUFORM_OCI:-}") : key.index("\ndone\n") + 6]
+    assert len(shared) > 400 and shared in token
     assert "--auth instance_principal" in shared
 
 
@@ -270,10 +271,14 @@ def _run(tmp_path: Path, secret: str, content: bytes | None) -> subprocess.Compl
     oci = bin_dir / "oci"
     oci.write_text(f'#!/bin/bash\nprintf "%s\\n" "$*" >>{tmp_path}/oci.argv\n{answer}\n')
     oci.chmod(0o755)
-    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "GPUFORM_HUB_TOKEN_SECRET_ID": secret}
+    # The OCI CLI the oci-client step names in /etc/gpuform/oci-client.env (the unit's
+    # EnvironmentFile) is the stand-in.
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "GPUFORM_HUB_TOKEN_SECRET_ID": secret,
+           "GPUFORM_OCI": str(oci)}  # fmt: skip
     return subprocess.run(
-        ["/bin/bash", str(script)], capture_output=True, text=True, timeout=60, env=env
-    )
+        ["/bin/bash", str(script)], capture_output=True, text=True, timeout=60,
+        env=nodecov.script_env(env),
+    )  # fmt: skip
 
 
 def test_the_token_lands_in_a_0600_env_file_and_nowhere_else(tmp_path: Path) -> None:

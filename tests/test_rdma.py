@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,8 +14,12 @@ from pydantic import ValidationError
 from infra.catalog.nccl import collective_settings
 from infra.catalog.shapes import shapes
 from infra.node_plan import plan_nodes
+from infra.render.jinja import environment
+from infra.render.steps import step
 from infra.sizing.settings import resolve
 from infra.specs import Deployment, Engine, Model, NodeGroup, StackSpec, one_line
+
+from . import nodecov
 
 LIB = "/usr/local/lib/gpuform"
 DEPLOYMENT = Deployment(
@@ -135,3 +143,70 @@ def test_single_node_examples_have_no_compute_cluster(
         assert "oci_core_compute_cluster" not in doc["resource"], name
         for node in doc["resource"]["oci_core_instance"].values():
             assert "compute_cluster_id" not in node, name
+
+
+# --- rdma.sh, run for real against a stand-in /sys/class/infiniband ------------------------------
+
+H100_HCAS = [f"mlx5_{i}" for i in (0, 1, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 15, 16, 17)]
+FRONT_END = ["mlx5_2", "mlx5_11"]  # H100.8's front-end NICs: RDMA devices NCCL is not given
+
+
+def _rdma(tmp_path: Path, devices: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The H100.8 rdma.sh with its sysfs and nccl.conf under tmp_path; `devices` maps each
+    device present to its GID 3 (all zeros: not addressed yet)."""
+    stack = _stack("BM.GPU.H100.8", 2)
+    ctx = plan_nodes(stack, resolve(stack))[0].context
+    assert ctx.rdma is not None
+    sysfs = tmp_path / "infiniband"
+    for name, gid in devices.items():
+        gids = sysfs / name / "ports" / "1" / "gids"
+        gids.mkdir(parents=True)
+        (gids / "3").write_text(gid + "\n")
+    sysfs.mkdir(exist_ok=True)
+    rdma = dataclasses.replace(
+        ctx.rdma, sysfs=str(sysfs), conf_path=str(tmp_path / "nccl.conf"), devices_timeout_s=0
+    )
+    ctx = dataclasses.replace(ctx, rdma=rdma)
+    script = tmp_path / "rdma.sh"
+    script.write_text(
+        environment().get_template("scripts/rdma.sh.j2").render(ctx.parts(step("rdma").reads))
+    )
+    return subprocess.run(
+        ["/bin/bash", str(script)], capture_output=True, text=True, timeout=60,
+        env=nodecov.script_env({"PATH": os.environ["PATH"]}),
+    )  # fmt: skip
+
+
+ADDRESSED = "fe80:0000:0000:0000:0000:ffff:c0a8:0001"
+ZERO = "0000:0000:0000:0000:0000:0000:0000:0000"
+
+
+def test_the_devices_nccl_names_are_what_counts() -> None:
+    stack = _stack("BM.GPU.H100.8", 2)
+    rdma = plan_nodes(stack, resolve(stack))[0].context.rdma
+    assert rdma is not None and list(rdma.hcas) == H100_HCAS and rdma.devices == 16
+
+
+def test_ready_when_every_named_device_is_addressed_front_end_nics_or_not(tmp_path: Path) -> None:
+    r = _rdma(tmp_path, {**dict.fromkeys(H100_HCAS, ADDRESSED), **dict.fromkeys(FRONT_END, ZERO)})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == f"gpuform: 16 RDMA devices up; {tmp_path / 'nccl.conf'} written\n"
+    assert "NCCL_IB_GID_INDEX=3\n" in (tmp_path / "nccl.conf").read_text()
+
+
+def test_front_end_nics_do_not_stand_in_for_missing_nccl_devices(tmp_path: Path) -> None:
+    """18 devices, 16 addressed, but two of those are front-end NICs: NCCL would miss two."""
+    present = {**dict.fromkeys(H100_HCAS[:-2], ADDRESSED), **dict.fromkeys(FRONT_END, ADDRESSED)}
+    r = _rdma(tmp_path, present)
+    assert r.returncode == 1
+    (line,) = r.stderr.splitlines()
+    assert line.startswith(f"gpuform: only 14 of 16 RDMA devices in {tmp_path / 'infiniband'};")
+
+
+def test_a_named_device_without_its_roce_address_keeps_the_node_waiting(tmp_path: Path) -> None:
+    present = {**dict.fromkeys(H100_HCAS, ADDRESSED), **dict.fromkeys(FRONT_END, ADDRESSED)}
+    present["mlx5_17"] = ZERO
+    r = _rdma(tmp_path, present)
+    assert r.returncode == 1
+    (line,) = r.stderr.splitlines()
+    assert "the 16 RDMA devices have no RoCEv2 address (GID 3) after 0s" in line, line

@@ -372,8 +372,9 @@ def test_amd_containers_get_the_hosts_render_gid() -> None:
 def test_oracle_linux_uses_the_packaged_oci_cli() -> None:
     """Item 6: OL8's python3 is 3.6, where pip builds cryptography; the CLI comes from dnf."""
     node = _plan(_stack(NodeGroup(shape="BM.GPU.H100.8"), LLAMA_70B, Engine(kind="vllm")))[0]
-    script = node.files[f"{LIB}/api-key.sh"]
-    assert "8) pkg=python36-oci-cli" in script and "9) pkg=python39-oci-cli" in script
+    script = node.files[f"{LIB}/oci-client.sh"]
+    assert "8) pkg=python36-oci-cli py=/usr/bin/python3.6" in script
+    assert "9) pkg=python39-oci-cli py=/usr/bin/python3.9" in script
     assert 'dnf install -y "oraclelinux-developer-release-el$major"' in script
     assert "pip install" not in script
     assert "the node needs internet access" in script

@@ -26,6 +26,7 @@ from infra.specs.storage import SharedStorage
 from infra.synth import synth
 from infra.tf.schema import check_terraform_json
 
+from . import nodecov
 from .narrow import synth_construct
 
 LIB = "/usr/local/lib/gpuform"
@@ -353,7 +354,7 @@ class Node:
         env = {"PATH": str(self.bin), "GPUFORM_SHARED_FS_IP": ip}
         return subprocess.run(
             [str(self.bin / "bash"), str(self.script)],
-            env=env,
+            env=nodecov.script_env(env),
             capture_output=True,
             text=True,
             timeout=60,

@@ -273,8 +273,15 @@ def test_a_bucket_is_read_by_par_or_instance_principal() -> None:
     files = _files(_stack(WeightCacheSpec(bucket="models"), kind="sglang"))
     script = files[f"{LIB}/weights.sh"]
     assert "--prefix deepseek-ai/DeepSeek-R1-Distill-Llama-70B" in script
-    assert 'args+=(--base-url "${GPUFORM_WEIGHTS_URL}")' in script
+    # No PAR: the SDK signs, with the one OCI client the oci-client step installs.
     assert 'args+=(--oci "us-ashburn-1/${GPUFORM_WEIGHTS_NAMESPACE}/models")' in script
+    assert "--base-url" not in script and "pip install" not in script
+    unit = files["/etc/systemd/system/gpuform-weights.service"]
+    assert "EnvironmentFile=/etc/gpuform/oci-client.env" in unit
+    par = _files(_stack(WeightCacheSpec(bucket="models", par_expires=FUTURE), kind="sglang"))
+    script = par[f"{LIB}/weights.sh"]
+    assert 'args+=(--base-url "${GPUFORM_WEIGHTS_URL}")' in script and "--oci" not in script
+    assert "oci-client.env" not in par["/etc/systemd/system/gpuform-weights.service"]
     run = files[f"{LIB}/engine-run.sh"]
     assert "--model-path /gpuform/weights --served-model-name " + LLAMA_70B.id in run
 

@@ -121,10 +121,11 @@ def synth(
     stacks_dir: StacksDir = Path("stacks"),
 ) -> None:
     """Synthesize stacks to Terraform JSON (all of them by default); nothing is written on error."""
-    from ..stacks import select
+    from ..stacks import select, stack_paths
     from ..synth import synth as run_synth
 
-    result = run_synth(select(names or [], stacks_dir), out_dir)
+    chosen = names or []
+    result = run_synth(select(chosen, stacks_dir), out_dir, stack_paths(chosen, stacks_dir))
     for name, path in result.stacks.items():
         out.print(f"{name}: {_shown(path)}")
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..catalog.shapes import shapes
-from ..engines import ENGINE_KINDS, EngineKind, one_of
+from ..engines import ENGINE_KINDS, EngineKind, driver, one_of
 from ..errors import UserError
 from ..sizing.catalog import ModelRef, UnknownModel, catalog, from_file, lookup
 from ..sizing.planner import TASKS, Plan, Request, Result, Task, why_not
@@ -45,6 +45,23 @@ def _model(name: str, config: Path | None) -> ModelRef:
             f"model {name!r} is not in the catalog; use one of {known}, "
             "an Ollama tag such as deepseek-r1:70b, or --config PATH to a config.json"
         ) from None
+
+
+def _tag_fixes(ref: ModelRef, engine: EngineKind | None, precision: Precision | None) -> None:
+    """An Ollama tag names one GGUF file: its engine and its precision are not the user's pick."""
+    if ref.ollama_tag is None:
+        return
+    gguf = [k for k in ENGINE_KINDS if driver(k).gguf]
+    if engine is not None and engine not in gguf:
+        raise fail(
+            f"--engine {engine!r}: {ref.ollama_tag} is an Ollama tag, which {' or '.join(gguf)} "
+            f"serves; drop --engine, or plan {ref.model.id} for {engine}"
+        )
+    if precision is not None and precision != ref.tag_precision:
+        raise fail(
+            f"--precision {precision!r}: the Ollama tag {ref.ollama_tag} is {ref.gguf_quant} "
+            f"({ref.tag_precision}); drop --precision, or pick a tag of that precision"
+        )
 
 
 def _table(result: Result) -> Table:
@@ -128,6 +145,7 @@ def plan(
     chosen_precision: Precision | None = _choice("precision", precision, PRECISIONS)
     chosen_engine: EngineKind | None = _choice("engine", engine, ENGINE_KINDS)
     ref = _model(model, config)
+    _tag_fixes(ref, chosen_engine, chosen_precision)
     req = Request(
         model=ref,
         task=chosen_task,

@@ -93,6 +93,8 @@ class PathsPart:
     units: str = "/etc/systemd/system"
     localdisk: str = "/mnt/localdisk"
     imds_url: str = "http://169.254.169.254/opc/v2/instance/metadata"
+    oci_venv: str = "/opt/gpuform/oci-cli"
+    """Where Ubuntu's OCI CLI and SDK go (a venv); Oracle Linux uses its packaged ones."""
 
     @property
     def imds_v2_url(self) -> str:
@@ -102,6 +104,12 @@ class PathsPart:
     @property
     def node_env(self) -> str:
         return f"{self.etc}/node.env"
+
+    @property
+    def oci_client_env(self) -> str:
+        """Names the OCI CLI and a Python with the oci SDK, for every step that reads OCI by
+        instance principal; written by the oci-client step, which alone installs them."""
+        return f"{self.etc}/oci-client.env"
 
     @property
     def roster_env(self) -> str:
@@ -217,8 +225,13 @@ class RdmaPart:
     conf: str
     """/etc/nccl.conf, KEY=VALUE lines (oci-hpc's per-shape file; infra/catalog/nccl.json)."""
     devices: int
-    """RDMA devices the shape has (/sys/class/infiniband entries once the agent set them up)."""
+    """RDMA devices the node waits for: the ones NCCL_IB_HCA names, else the shape's RDMA NICs."""
+    hcas: tuple[str, ...] = ()
+    """The devices NCCL_IB_HCA names (oci-hpc's nccl.conf per shape): only these count. The
+    front-end NICs are RDMA devices too (mlx5_2 and mlx5_11 on H100.8) but NCCL never uses
+    them. Empty: the library names none (RCCL on MI300X), so every device counts."""
     conf_path: str = "/etc/nccl.conf"
+    sysfs: str = "/sys/class/infiniband"
     devices_timeout_s: int = 600
 
 
@@ -487,4 +500,8 @@ def _rdma(stack: AnyStack, settings: StackSizes) -> RdmaPart | None:
         return None
     nccl = collective_settings(stack.nodes.shape)
     assert nccl is not None, f"{stack.nodes.shape} is an RDMA shape without NCCL settings"
-    return RdmaPart(nccl.library, nccl.conf, stack.nodes.shape_info.rdma_nics)
+    # A leading '=' asks NCCL for exactly these names, not name prefixes (NCCL's env docs).
+    hca = dict(nccl.env).get("NCCL_IB_HCA", "").removeprefix("=")
+    hcas = tuple(h.split(":", 1)[0] for h in hca.split(",") if h)
+    devices = len(hcas) or stack.nodes.shape_info.rdma_nics
+    return RdmaPart(nccl.library, nccl.conf, devices, hcas)

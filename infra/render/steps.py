@@ -110,13 +110,30 @@ STEPS: tuple[Step, ...] = (
         when=lambda c: c.host.nvme_drives > 0,
     ),
     Step(
+        # The one way a node gets an OCI client: every step that reads OCI by instance principal
+        # requires this one, so no two of them install into one path at once, and none starts
+        # before the client is there (Oracle Linux: the distribution's packaged CLI and SDK;
+        # Ubuntu: one venv whose pip is upgraded first).
+        "oci-client",
+        ("oci-client",),
+        reads=("host", "paths"),
+        system_wants=_NET,
+        needs=frozenset({"internet"}),
+        missing_words=("internet",),
+        when=lambda c: (
+            c.api_key is not None
+            or c.hub_token is not None
+            or (c.weights is not None and c.weights.instance_principal)
+        ),
+    ),
+    Step(
         "api-key",
         ("api-key",),
         reads=("host", "paths", "limits", "api_key"),
-        requires=("node-env",),
+        requires=("node-env", "oci-client"),
         system_wants=_NET,
         needs=frozenset({"internet", "secret"}),
-        missing_words=("internet", "PyPI"),
+        missing_words=("internet",),
         when=lambda c: c.api_key is not None,
     ),
     Step(
@@ -125,10 +142,10 @@ STEPS: tuple[Step, ...] = (
         "hub-token",
         ("hub-token",),
         reads=("host", "paths", "limits", "hub_token"),
-        requires=("node-env",),
+        requires=("node-env", "oci-client"),
         system_wants=_NET,
         needs=frozenset({"internet", "secret"}),
-        missing_words=("internet", "PyPI"),
+        missing_words=("internet",),
         when=lambda c: c.hub_token is not None,
     ),
     # The engine Requires= this step, not Wants=: a stack that asks for shared storage keeps
@@ -192,7 +209,7 @@ STEPS: tuple[Step, ...] = (
         "weights",
         ("weights", "weights-fetch.py"),
         reads=("host", "paths", "weights", "hub_token"),
-        requires=("node-env", "weights-volume", "hub-token"),
+        requires=("node-env", "weights-volume", "hub-token", "oci-client"),
         # Without local NVMe (and without a volume) the cache stays on the boot volume.
         wants=("localdisk",),
         system_wants=_NET,

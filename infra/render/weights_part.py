@@ -56,6 +56,9 @@ class WeightsPart:
     """node.env variable holding a PAR's URL, when the stack has one (plain HTTPS GETs)."""
     namespace_var: str
     """node.env variable holding the Object Storage namespace (instance principal reads)."""
+    instance_principal: bool = False
+    """A bucket without a PAR: the oci SDK signs each read, so the node needs the OCI client
+    (the oci-client step); with a PAR the reads are plain HTTPS GETs."""
     workers: int = 32
     timeout_s: int = 6 * 3600
     link: str = "/var/lib/gpuform/weights"
@@ -63,7 +66,6 @@ class WeightsPart:
     container_dir: str = "/gpuform/weights"
     state: str = "/var/lib/gpuform/weights-verified.json"
     log: str = "/var/log/gpuform/weights.log"
-    sdk_venv: str = "/opt/gpuform/oci-sdk"
     fetcher: str = field(default="", repr=False)
     """The source of infra/weights/fetch.py as the node gets it (docstrings dropped)."""
 
@@ -150,5 +152,6 @@ def weights_part(stack: StackSpec, settings: StackSizes) -> WeightsPart | None:
         volume=volume,
         url_var=node_metadata.WEIGHTS_URL.upper(),
         namespace_var=node_metadata.WEIGHTS_NAMESPACE.upper(),
+        instance_principal=w is not None and w.par_expires is None,
         fetcher=shipped_fetcher(),
     )

@@ -60,12 +60,40 @@ class Architecture:
         return sum(self.is_moe_layer(i) for i in range(self.layers))
 
 
+#: What a real config.json holds, generously: anything outside is a typo or an attack, and
+#: zeros would divide by zero while layer counts in the trillions would loop for hours.
+_RANGES: dict[str, tuple[int, int]] = {
+    "hidden_size": (1, 1 << 20),
+    "num_attention_heads": (1, 1 << 16),
+    "num_key_value_heads": (1, 1 << 16),
+    "num_hidden_layers": (1, 10_000),
+    "intermediate_size": (1, 1 << 22),
+    "head_dim": (1, 1 << 16),
+    "vocab_size": (1, 1 << 24),
+    "max_position_embeddings": (1, 1 << 30),
+    "n_routed_experts": (1, 1 << 16),
+    "n_shared_experts": (0, 1 << 16),
+    "num_experts_per_tok": (1, 1 << 16),
+    "moe_intermediate_size": (1, 1 << 22),
+    "first_k_dense_replace": (0, 10_000),
+    "moe_layer_freq": (0, 10_000),
+    "q_lora_rank": (1, 1 << 20),
+    "kv_lora_rank": (1, 1 << 20),
+    "qk_nope_head_dim": (0, 1 << 16),
+    "qk_rope_head_dim": (0, 1 << 16),
+    "v_head_dim": (1, 1 << 16),
+}
+
+
 def _int(cfg: Mapping[str, Any], key: str, default: int | None = None) -> int:
     value = cfg.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        if value is None:
-            raise ValueError(f"config.json has no {key!r}")
-        raise ValueError(f"config.json field {key!r} = {value!r} is not a non-negative integer")
+    if value is None:
+        raise ValueError(f"config.json has no {key!r}")
+    low, high = _RANGES[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(
+            f"config.json field {key!r} = {value!r}: use a whole number from {low:,} to {high:,}"
+        )
     return value
 
 
@@ -79,8 +107,12 @@ def from_config(cfg: Mapping[str, Any]) -> Architecture:
     model_type = str(cfg.get("model_type", "unknown"))
     hidden = _int(cfg, "hidden_size")
     heads = _int(cfg, "num_attention_heads")
-    if heads == 0 or hidden == 0:
-        raise ValueError("config.json has zero hidden_size or num_attention_heads")
+    kv_heads = _int(cfg, "num_key_value_heads", heads)
+    if heads % kv_heads:
+        raise ValueError(
+            f"config.json field 'num_key_value_heads' = {kv_heads}: must divide "
+            f"num_attention_heads ({heads})"
+        )
     moe: MoE | None = None
     if cfg.get("n_routed_experts"):
         moe = MoE(
@@ -101,15 +133,21 @@ def from_config(cfg: Mapping[str, Any]) -> Architecture:
             qk_rope_head_dim=_int(cfg, "qk_rope_head_dim"),
             v_head_dim=_int(cfg, "v_head_dim"),
         )
+    # Llama and Qwen2 configs often omit head_dim: their code uses hidden_size / heads.
+    head_dim = _int(cfg, "head_dim") if cfg.get("head_dim") else hidden // heads
+    if head_dim < 1:
+        raise ValueError(
+            f"config.json field 'hidden_size' = {hidden}: smaller than num_attention_heads "
+            f"({heads}); set head_dim or a larger hidden_size"
+        )
     return Architecture(
         model_type=model_type,
         layers=_int(cfg, "num_hidden_layers"),
         hidden_size=hidden,
         intermediate_size=_int(cfg, "intermediate_size"),
         attention_heads=heads,
-        kv_heads=_int(cfg, "num_key_value_heads", heads),
-        # Llama and Qwen2 configs often omit head_dim: their code uses hidden_size / heads.
-        head_dim=_int(cfg, "head_dim", None) if cfg.get("head_dim") else hidden // heads,
+        kv_heads=kv_heads,
+        head_dim=head_dim,
         vocab_size=_int(cfg, "vocab_size"),
         max_position_embeddings=_int(cfg, "max_position_embeddings", 4096),
         tie_word_embeddings=bool(cfg.get("tie_word_embeddings", False)),

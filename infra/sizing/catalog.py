@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -125,16 +127,13 @@ def lookup(name: str) -> ModelRef:
     raise UnknownModel(name)
 
 
+#: A config.json is a few kilobytes; anything past this is not one (and not read into memory).
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+
+
 def from_file(path: Path, name: str) -> ModelRef:
     """A model outside the catalog, from a local config.json; ValueError says what is wrong."""
-    try:
-        cfg = json.loads(path.read_text())
-    except OSError as err:
-        raise ValueError(f"cannot read {path}: {err.strerror or err}") from None
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not JSON ({err.msg} at line {err.lineno})") from None
-    if not isinstance(cfg, dict):
-        raise ValueError(f"{path} is not a config.json object")
+    cfg = _read_config(path)
     arch = from_config(cfg)
     dtype = str(cfg.get("torch_dtype", "bfloat16"))
     native: Precision = "fp16" if dtype == "float16" else "bf16"
@@ -142,3 +141,43 @@ def from_file(path: Path, name: str) -> ModelRef:
         method = str(cfg["quantization_config"].get("quant_method", ""))
         native = "fp8" if method == "fp8" else native
     return ModelRef(CatalogModel(name, name, arch, native, None, str(path)))
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as err:
+        raise ValueError(
+            f"cannot read it ({err.strerror or err}); point it at a config.json"
+        ) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("is not a regular file; point it at a config.json")
+        raw = b""
+        while len(raw) <= MAX_CONFIG_BYTES and (chunk := os.read(fd, 1 << 20)):
+            raw += chunk
+    except OSError as err:
+        raise ValueError(f"cannot read it ({err.strerror or err})") from None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ValueError(
+            f"is over {MAX_CONFIG_BYTES // 1024 // 1024} MiB, too large for a config.json; "
+            "point it at the model's config.json"
+        )
+    try:
+        cfg = json.loads(raw, parse_constant=_no_constant)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"is not JSON ({err.msg} at line {err.lineno})") from None
+    except RecursionError:
+        raise ValueError("nests too deeply to be a config.json") from None
+    except ValueError as err:  # a constant, or an integer too long for Python to read
+        raise ValueError(f"is not a config.json: {' '.join(str(err).split())}") from None
+    if not isinstance(cfg, dict):
+        raise ValueError("is not a config.json object")
+    return cfg
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number; write a finite value")

@@ -10,8 +10,8 @@ from ..catalog.shapes import Vendor
 from ..engines import ENGINE_KINDS, EngineKind, driver, one_of
 from .base import Spec
 
-_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/-]*$")
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+_IMAGE = re.compile(r"[a-z0-9][a-z0-9._/-]*", re.ASCII)
+_TAG = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
 
 
 class Engine(Spec):
@@ -36,14 +36,14 @@ class Engine(Spec):
     @field_validator("image")
     @classmethod
     def _image(cls, v: str | None) -> str | None:
-        if v is not None and not _IMAGE.match(v):
+        if v is not None and not _IMAGE.fullmatch(v):
             raise ValueError("use a repository name such as vllm/vllm-openai, without the tag")
         return v
 
     @field_validator("tag")
     @classmethod
     def _tag(cls, v: str | None) -> str | None:
-        if v is not None and not _TAG.match(v):
+        if v is not None and not _TAG.fullmatch(v):
             raise ValueError("use an image tag such as v0.11.0")
         return v
 

@@ -12,8 +12,8 @@ from .base import Spec
 Precision = Literal["bf16", "fp16", "fp8", "int8", "int4"]
 
 # Hugging Face ids (org/name) for vLLM, SGLang and TGI; Ollama tags (name:tag) for Ollama.
-_HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-_OLLAMA_TAG = re.compile(r"^[a-z0-9][\w.-]*(/[\w.-]+)?(:[\w.-]+)?$")
+_HF_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+", re.ASCII)
+_OLLAMA_TAG = re.compile(r"[a-z0-9][\w.-]*(/[\w.-]+)?(:[\w.-]+)?", re.ASCII)
 
 
 class Model(Spec):
@@ -22,7 +22,7 @@ class Model(Spec):
     id: str = Field(
         description="Hugging Face id such as deepseek-ai/DeepSeek-R1, or an Ollama tag."
     )
-    revision: str = Field(default="main", pattern=r"^[\w.-]+$")
+    revision: str = Field(default="main", pattern=r"^[A-Za-z0-9_.-]+$")
     precision: Precision = "bf16"
     hub_token: bool = Field(
         default=False,
@@ -36,13 +36,13 @@ class Model(Spec):
     @field_validator("id")
     @classmethod
     def _id(cls, v: str) -> str:
-        if not (_HF_ID.match(v) or _OLLAMA_TAG.match(v)):
+        if not (_HF_ID.fullmatch(v) or _OLLAMA_TAG.fullmatch(v)):
             raise ValueError("use a Hugging Face id (org/name) or an Ollama tag (name:tag)")
         return v
 
     @property
     def is_hf_id(self) -> bool:
-        return bool(_HF_ID.match(self.id)) and ":" not in self.id
+        return bool(_HF_ID.fullmatch(self.id)) and ":" not in self.id
 
     @property
     def short_name(self) -> str:

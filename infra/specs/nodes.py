@@ -10,7 +10,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from ..catalog.shapes import Shape, get_shape, shapes
 from .base import Spec
 
-_IMAGE_OCID = re.compile(r"^ocid1\.image\.oc\d\.[a-z0-9-]*\.[a-z0-9]+$")
+_IMAGE_OCID = re.compile(r"ocid1\.image\.oc\d\.[a-z0-9-]*\.[a-z0-9]+", re.ASCII)
 
 ImageOs = Literal["Oracle Linux", "Canonical Ubuntu"]
 
@@ -66,7 +66,7 @@ class Image(Spec):
     @field_validator("ocid")
     @classmethod
     def _ocid(cls, v: str | None) -> str | None:
-        if v is not None and not _IMAGE_OCID.match(v):
+        if v is not None and not _IMAGE_OCID.fullmatch(v):
             raise ValueError("not an image OCID; it looks like ocid1.image.oc1.<region>.<id>")
         return v
 

@@ -16,7 +16,7 @@ from pydantic import Field, field_validator
 from .base import Spec
 
 # Paths go into fstab, a systemd unit and shell unquoted, so they keep to plain characters.
-_PATH = re.compile(r"^(/[A-Za-z0-9._-]+)+$")
+_PATH = re.compile(r"(/[A-Za-z0-9._-]+)+", re.ASCII)
 #: Trees an NFS mount must not shadow: the system's own, and gpuform's local NVMe mount
 #: (infra/render/context.py, PathsPart.localdisk).
 RESERVED = (
@@ -66,7 +66,7 @@ class SharedStorage(Spec):
     @field_validator("mount_path")
     @classmethod
     def _mount_path(cls, v: str) -> str:
-        if not _PATH.match(v) or "/../" in f"{v}/" or "/./" in f"{v}/":
+        if not _PATH.fullmatch(v) or "/../" in f"{v}/" or "/./" in f"{v}/":
             raise ValueError(
                 "use an absolute path of letters, digits, dots, dashes and underscores, "
                 "such as /mnt/shared"
@@ -79,6 +79,6 @@ class SharedStorage(Spec):
     @field_validator("export_path")
     @classmethod
     def _export_path(cls, v: str) -> str:
-        if not _PATH.match(v) or "/../" in f"{v}/" or "/./" in f"{v}/":
+        if not _PATH.fullmatch(v) or "/../" in f"{v}/" or "/./" in f"{v}/":
             raise ValueError("use an absolute path of plain characters, such as /shared")
         return v

@@ -40,12 +40,12 @@ class Training(Spec):
 
     @model_validator(mode="after")
     def _image_ref(self) -> Training:
-        if not _IMAGE.match(self.image):
+        if not _IMAGE.fullmatch(self.image):
             raise ValueError(
                 f"training.image {self.image!r}: use a repository name such as verlai/verl, "
                 "without the tag"
             )
-        if not _TAG.match(self.tag):
+        if not _TAG.fullmatch(self.tag):
             raise ValueError(f"training.tag {self.tag!r}: use an image tag such as v0.4.1")
         return self
 

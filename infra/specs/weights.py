@@ -17,9 +17,9 @@ from .base import Spec
 
 # OCI bucket names: letters, digits, dashes, underscores and periods, up to 256 characters
 # (Object Storage "Managing Buckets"); the S3-compatible API and PAR URLs take them as they are.
-_BUCKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$")
-_PREFIX = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
-_BACKUP_OCID = re.compile(r"^ocid1\.volumebackup\.oc\d\.[a-z0-9-]*\.[a-z0-9]+$")
+_BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,255}", re.ASCII)
+_PREFIX = re.compile(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", re.ASCII)
+_BACKUP_OCID = re.compile(r"ocid1\.volumebackup\.oc\d\.[a-z0-9-]*\.[a-z0-9]+", re.ASCII)
 
 #: OCI attaches one volume to at most 32 instances in shareable mode (Block Volume
 #: "Attaching a Volume to Multiple Instances"; oracle/terraform-provider-oci
@@ -49,7 +49,7 @@ class WeightVolume(Spec):
     @field_validator("backup_id")
     @classmethod
     def _backup(cls, v: str | None) -> str | None:
-        if v is not None and not _BACKUP_OCID.match(v):
+        if v is not None and not _BACKUP_OCID.fullmatch(v):
             raise ValueError(
                 "not a volume backup OCID; it looks like ocid1.volumebackup.oc1.<region>.<id>"
             )
@@ -92,7 +92,7 @@ class WeightCache(Spec):
     @field_validator("bucket")
     @classmethod
     def _bucket(cls, v: str) -> str:
-        if not _BUCKET.match(v):
+        if not _BUCKET.fullmatch(v):
             raise ValueError(
                 "use letters, digits, '-', '_' and '.', starting with a letter or digit"
             )
@@ -101,7 +101,7 @@ class WeightCache(Spec):
     @field_validator("prefix")
     @classmethod
     def _prefix(cls, v: str | None) -> str | None:
-        if v is not None and not _PREFIX.match(v):
+        if v is not None and not _PREFIX.fullmatch(v):
             raise ValueError(
                 "use path segments of letters, digits, '-', '_' and '.', such as "
                 "deepseek-ai/DeepSeek-R1 (no leading or trailing '/')"

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Protocol
 
 from infra.specs import AnyStack
+from tests.nodecov import boot as nodecov_boot
 
 from . import container as ct
 from . import firewall, network, rootfs
@@ -107,6 +108,9 @@ def boot_stack(
             stack_ctx.enter_context(_imds(node_net.netns, plan, node_logs, limits.imds_start))
             copy = stack_ctx.enter_context(overlay(base.path, f"{run_id}-n{plan.index}"))
             _seed(copy.root, plan)
+            # `make node-coverage` only: trace the node's scripts; copied out after the halt.
+            nodecov_boot.seed(copy.root)
+            stack_ctx.callback(nodecov_boot.collect, copy.root, f"{run_id}-n{plan.index}")
             if bridge is not None:
                 bridge.seed(copy.root)
             try:
