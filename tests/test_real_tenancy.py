@@ -165,7 +165,7 @@ def test_dynamic_group_admits_the_gpu_nodes_by_id_and_nothing_else(
         assert "bastion" not in group["matching_rule"]
         assert "compartment" not in group["matching_rule"]
         ((_, policy),) = _resources(doc, "oci_identity_policy").items()
-        assert policy["depends_on"] == [f"${{oci_identity_dynamic_group.{group_key}}}"], name
+        assert policy["depends_on"] == [f"oci_identity_dynamic_group.{group_key}"], name
         for statement in policy["statements"]:
             assert statement.startswith(f"Allow dynamic-group {group['name']} to read "), name
 

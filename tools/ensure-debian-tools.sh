@@ -3,6 +3,13 @@
 # Idempotent and quiet when everything is present; needs root (as CI and dev machines are).
 set -euo pipefail
 
+# cdktf-cli from npm (runs on Node 20): tests run `cdktf deploy`/`destroy` against the stand-in
+# OCI provider (tests/test_cdktf_deploy.py).
+if ! command -v cdktf >/dev/null && command -v npm >/dev/null; then
+  echo "installing cdktf-cli@0.21 from npm"
+  CHECKPOINT_DISABLE=1 npm install -g --silent --no-fund --no-audit cdktf-cli@0.21 >/dev/null
+fi
+
 need=()
 command -v cloud-init >/dev/null || need+=(cloud-init)
 command -v shellcheck >/dev/null || need+=(shellcheck)
