@@ -10,6 +10,7 @@ provider schema, cloud-init, shellcheck, systemd-analyze, and a boot under syste
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -32,6 +33,8 @@ from tests.boot import can_boot, checks, report
 from tests.boot.collect import NodeReport
 from tests.boot.harness import boot_stack
 from tests.conftest import run_cli
+from tests.standin_oci import e2e
+from tests.standin_oci.mirror import install
 from tests.test_render_validators import (
     assert_clean,
     assert_silent,
@@ -181,6 +184,27 @@ def test_every_node_renders_past_cloud_init_shellcheck_and_systemd(kind: str) ->
         assert_silent(verify_units(node.files), f"systemd-analyze verify ({what})")
         run = node.files["/usr/local/lib/gpuform/engine-run.sh"]
         assert minimal_stack(kind).image_ref in run, run
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("terraform") is None, reason="needs terraform")
+@_KINDS
+def test_terraform_applies_replans_clean_and_destroys_on_the_stand_in_provider(
+    kind: str, terraform: dict[str, Path], tmp_path: Path
+) -> None:
+    """Terraform itself is the judge (docs/terraform-e2e.md), on the stand-in oracle/oci."""
+    name = minimal_stack(kind).name
+    out_dir = terraform[name].parents[2]  # <out>/stacks/<name>/cdk.tf.json
+    (tmp_path / "state").mkdir()
+    run = e2e.StackRun(name, out_dir, install(tmp_path / "standin"), tmp_path / "state" / "s.json")
+    try:
+        run.deploy()
+        replanned = run.replan()
+        run.destroy()
+    except e2e.StepFailed as err:
+        pytest.fail(str(err))
+    assert replanned.returncode == 0, replanned.stdout
+    assert run.outputs["endpoint_url"]["value"].startswith("http"), run.outputs
 
 
 # --- boot ------------------------------------------------------------------------------------
