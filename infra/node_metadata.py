@@ -33,6 +33,10 @@ ROSTER_URL = "gpuform_roster_url"
 #: such stacks set it and only their nodes read it: every other stack's metadata and user_data
 #: stay as they were, so adding the key replaces no cluster network's instance configuration.
 HUB_TOKEN_SECRET_ID = "gpuform_hub_token_secret_id"
+#: Read-only PAR URLs of the node's bundles (infra/constructs/bundles.py), separated by spaces,
+#: in the order of the sha256 lines stage 0 pins: one for a node launched on its own, one per
+#: kind of node on a cluster network. Read by stage 0 alone (docs/bundles.md).
+BUNDLE_URLS = "gpuform_bundle_urls"
 
 #: Keys the bootstrap reads at boot (user_data and ssh keys are consumed by cloud-init itself).
 BOOT_KEYS = (
@@ -67,6 +71,8 @@ class ApplyTimeValues:
     roster_url: str = ""
     hub_token_secret_id: str = ""
     """Set only on stacks that ask for a hub token; "" leaves the key out of the metadata."""
+    bundle_urls: str = ""
+    """The node's bundles' PAR URLs, space-separated in stage 0's order."""
 
 
 def instance_metadata(
@@ -85,6 +91,7 @@ def instance_metadata(
         WEIGHTS_NAMESPACE: values.weights_namespace,
         WEIGHTS_URL: values.weights_url,
         ROSTER_URL: values.roster_url,
+        BUNDLE_URLS: values.bundle_urls,
     } | ({HUB_TOKEN_SECRET_ID: values.hub_token_secret_id} if values.hub_token_secret_id else {})
 
 

@@ -15,8 +15,9 @@ from typing import Any, Literal
 from . import node_metadata
 from .engines import RayRole
 from .placement import Placement, rdma_placement
-from .render import pool
-from .render.cloud_config import render_cloud_config, render_files, user_data_b64
+from .render import stage0
+from .render.bundle import Bundle, build_bundle
+from .render.cloud_config import render_cloud_config, render_files
 from .render.context import NodeContext, build_context
 from .render.steps import TARGET, steps_for
 from .sizing.settings import StackSizes
@@ -45,8 +46,9 @@ class NodePlan:
     ray_role: RayRole | None
     serves_http: bool
     steps: tuple[str, ...]
-    """Its systemd units, in boot order. gpuform.target wants them all but one: a cluster
-    network node's first unit finds the node in the roster and then installs the others."""
+    """Its systemd units, in boot order. gpuform.target wants them all but the first: stage 0,
+    which fetches the node's bundle (on a cluster network, after finding the node in the
+    roster) and then installs the others."""
     metadata_keys: tuple[str, ...]
     """Instance-metadata keys it reads at boot."""
     placement: Placement | None
@@ -54,17 +56,29 @@ class NodePlan:
     context: NodeContext = field(repr=False, compare=False)
 
     @cached_property
+    def bundle(self) -> Bundle:
+        """Its files, as the archive stage 0 fetches (infra/render/bundle.py)."""
+        return build_bundle(self.context)
+
+    @cached_property
+    def stage0(self) -> stage0.Stage0:
+        """Its own stage 0; a cluster network's nodes boot `pool_stage0(plans)` instead."""
+        return stage0.single(self.context, self.bundle)
+
+    @property
     def user_data_b64(self) -> str:
-        """Its gzip cloud-config, base64, as Terraform sets it (UserError if too big)."""
-        return user_data_b64(self.context)
+        """Its stage-0 user_data, gzip then base64, as Terraform sets it."""
+        return self.stage0.user_data_b64
 
     @property
     def cloud_config(self) -> str:
+        """The cloud-config that writes every file the node ends up with, for review: what
+        stage 0 and the bundle give it together."""
         return render_cloud_config(self.context)
 
     @property
     def files(self) -> dict[str, str]:
-        """Files its cloud-config writes: absolute path -> content."""
+        """Files its bundle holds: absolute path -> content."""
         return render_files(self.context)
 
     def metadata(self, values: node_metadata.ApplyTimeValues) -> Mapping[str, str]:
@@ -93,6 +107,7 @@ class NodePlan:
             "target": TARGET,
             "metadata_keys": list(self.metadata_keys),
             "placement": self.placement,
+            "bundle": self.bundle.as_dict(),
         }
 
 
@@ -116,11 +131,8 @@ def plan_nodes(stack: AnyStack, settings: StackSizes) -> tuple[NodePlan, ...]:
                 display_name=f"{stack.name}-node-{index}",
                 ray_role=ctx.ray.role if ctx.ray is not None else None,
                 serves_http=ctx.engine is not None and ctx.engine.command.serves_http,
-                steps=(
-                    *((pool.ROSTER_UNIT,) if placement == "cluster_network" else ()),
-                    *(s.unit for s in steps_for(ctx)),
-                ),
-                metadata_keys=tuple(m.key for m in ctx.metadata),
+                steps=(stage0.UNIT, *(s.unit for s in steps_for(ctx))),
+                metadata_keys=(*(m.key for m in ctx.metadata), node_metadata.BUNDLE_URLS),
                 placement=placement,
                 context=ctx,
             )
@@ -128,18 +140,16 @@ def plan_nodes(stack: AnyStack, settings: StackSizes) -> tuple[NodePlan, ...]:
     return tuple(plans)
 
 
-def pool_user_data_b64(plans: Sequence[NodePlan]) -> str:
-    """The one user_data every node of a cluster network boots (infra/render/pool.py)."""
-    return pool.pool_user_data_b64([p.context for p in plans], [p.head for p in plans])
+def pool_stage0(plans: Sequence[NodePlan]) -> stage0.Stage0:
+    """The one stage 0 every node of a cluster network boots (infra/render/stage0.py)."""
+    return stage0.pooled(
+        [p.context for p in plans], [p.head for p in plans], [p.bundle for p in plans]
+    )
 
 
-def pool_cloud_config(plans: Sequence[NodePlan]) -> str:
-    """That user_data's cloud-config, as text."""
-    return pool.render_pool_cloud_config([p.context for p in plans], [p.head for p in plans])
-
-
-def pool_bootstrap_files(plans: Sequence[NodePlan]) -> dict[str, str]:
-    """Files that shared cloud-config writes itself (the roster step, the pool's store):
-    absolute path -> content."""
-    heads = [p.head for p in plans]
-    return {f.path: f.content for f in pool.pool_files([p.context for p in plans], heads)}
+def bundles(plans: Sequence[NodePlan]) -> tuple[Bundle, ...]:
+    """The stack's distinct bundles, in the order of the nodes that first use them."""
+    seen: dict[str, Bundle] = {}
+    for p in plans:
+        seen.setdefault(p.bundle.sha256, p.bundle)
+    return tuple(seen.values())

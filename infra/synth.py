@@ -8,7 +8,7 @@ from pathlib import Path
 
 from . import outdir as outdir_guard
 from .errors import UserError
-from .node_plan import NodePlan, plan_nodes
+from .node_plan import NodePlan, plan_nodes, pool_stage0
 from .sizing.settings import StackSizes, resolve
 from .specs import AnyStack
 
@@ -33,8 +33,12 @@ def plan_all(specs: Mapping[str, AnyStack]) -> dict[str, tuple[NodePlan, ...]]:
     plans = {}
     for name, spec in specs.items():
         plans[name] = plan_nodes(spec, settings_for(spec))
-        for node in plans[name]:
-            node.user_data_b64  # noqa: B018 -- renders now, so an oversized node fails here
+        # Renders now, so an oversized stage 0 fails here.
+        if plans[name][0].placement == "cluster_network":
+            pool_stage0(plans[name]).user_data_b64  # noqa: B018
+        else:
+            for node in plans[name]:
+                node.user_data_b64  # noqa: B018
     return plans
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import tarfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,3 +25,21 @@ def synth_construct(tmp_path: Path, build: Callable[[Construct], object]) -> dic
     doc: dict[str, Any] = json.loads(next(tmp_path.rglob("cdk.tf.json")).read_text())
     assert check_terraform_json(doc) == []
     return doc
+
+
+def uploaded_files(doc: dict[str, Any], metadata: dict[str, str]) -> dict[str, str]:
+    """Every file of the bundles a node's metadata names (gpuform_bundle_urls), read from the
+    objects Terraform uploads: path -> content."""
+    objects = doc["resource"]["oci_objectstorage_object"]
+    pars = doc["resource"]["oci_objectstorage_preauthrequest"]
+    files: dict[str, str] = {}
+    for url in metadata["gpuform_bundle_urls"].split(" "):
+        par = url.split("${oci_objectstorage_preauthrequest.", 1)[1].split(".", 1)[0]
+        obj = pars[par]["object_name"].removeprefix("${oci_objectstorage_object.")
+        content = objects[obj.split(".", 1)[0]]["content"]
+        with tarfile.open(fileobj=io.BytesIO(base64.b64decode(content)), mode="r:gz") as tar:
+            for m in tar.getmembers():
+                fh = tar.extractfile(m)
+                assert fh is not None
+                files["/" + m.name] = fh.read().decode()
+    return files

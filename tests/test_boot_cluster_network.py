@@ -1,10 +1,12 @@
-"""A cluster network's nodes boot one shared user_data and find themselves in the roster.
+"""A cluster network's nodes boot one shared stage 0, find themselves in the roster and fetch
+their own kind's bundle.
 
 Three nodes of a torchrun cluster boot the same gzip user_data and the same metadata, as an
-instance configuration gives them. The harness plays Terraform: it serves the roster behind a
-PAR-shaped URL only after every node has asked for it and been told 404. Node 2's roster line
-is stale (the address of a node OCI replaced), which it must refuse in one line without
-installing anything. The example RL stack (16 nodes, Ray) boots the same way in test_boot.py.
+instance configuration gives them. The harness plays Terraform: the bundles are in its Object
+Storage stand-in from the start, and it serves the roster behind a PAR-shaped URL only after
+every node has asked for it and been told 404. Node 2's roster line is stale (the address of a
+node OCI replaced), which it must refuse in one line without fetching or installing anything.
+The example RL stack (16 nodes, Ray) boots the same way in test_boot.py.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from functools import cache
 
 import pytest
 
-from infra.render.pool import ROSTER_UNIT
+from infra.render.stage0 import UNIT as ROSTER_UNIT
 from infra.specs import Deployment, Model, NodeGroup, Training, TrainingStackSpec
 from tests.boot import can_boot, checks, report
 from tests.boot.collect import NodeReport
@@ -82,6 +84,16 @@ def test_each_node_waited_for_the_roster_terraform_writes_last(index: int) -> No
     assert any("waiting for the roster" in line for line in unit.own_lines), unit.own_lines
 
 
+@pytest.mark.parametrize("index", [0, 1])
+def test_each_node_fetched_its_own_kinds_bundle_once(index: int) -> None:
+    r = _node(index)
+    # Every node's metadata names all three kinds' bundles (ranks differ); it took its own.
+    assert len(r.plan.objects) == 3 and _node(0).plan.bundle_sha256 != _node(1).plan.bundle_sha256
+    (own,) = [path for path, _ in r.plan.objects if r.plan.bundle_sha256 in path]
+    assert r.bundle_requests == [f"GET {own} 200"]
+    assert r.written["/var/lib/gpuform/bundle.done"] == f"{r.plan.bundle_sha256}\n"
+
+
 def test_the_worker_takes_its_index_and_head_from_the_roster() -> None:
     head, worker = _node(0), _node(1)
     env = worker.written["/etc/gpuform/node.env"].splitlines()
@@ -110,3 +122,4 @@ def test_a_stale_roster_line_is_refused_in_one_line_and_installs_nothing() -> No
         (u.name, u.load) for u in node_units
     ]
     assert "/etc/gpuform/roster.env" not in r.written
+    assert r.bundle_requests == []

@@ -18,7 +18,8 @@ from infra.constructs import weight_cache
 from infra.constructs.cluster_network import create_timeout
 from infra.constructs.node_group import NodeGroup, NodeGroupProps
 from infra.constructs.weight_cache import WeightCacheProps
-from infra.node_plan import NodePlan, plan_nodes, pool_user_data_b64
+from infra.node_metadata import ApplyTimeValues
+from infra.node_plan import NodePlan, plan_nodes, pool_stage0
 from infra.specs import AnyStack, StackSpec, WeightCache, WeightVolume
 from infra.stacks import load_stack_file
 from infra.synth import settings_for, synth
@@ -137,15 +138,17 @@ def test_shared_metadata_carries_the_roster_url_and_no_node_identity(
     spec, doc = rl
     _, config = _one(doc, "resource", "oci_core_instance_configuration")
     metadata = config["instance_details"]["launch_details"]["metadata"]
-    par, _ = _one(doc, "resource", "oci_objectstorage_preauthrequest")
-    assert metadata["gpuform_roster_url"] == (
-        "https://objectstorage.us-ashburn-1.oraclecloud.com"
-        f"${{oci_objectstorage_preauthrequest.{par}.access_uri}}"
+    url = "https://objectstorage.us-ashburn-1.oraclecloud.com${oci_objectstorage_preauthrequest."
+    assert metadata["gpuform_roster_url"] == f"{url}cluster_nodes_pool_roster_par.access_uri}}"
+    # The pool's two kinds of node (the Ray head, the workers): a bundle each, URLs in the
+    # order stage 0 pins their hashes.
+    assert metadata["gpuform_bundle_urls"] == " ".join(
+        f"{url}cluster_nodes_bundles_par_{k}.access_uri}}" for k in (0, 1)
     )
     assert metadata["gpuform_node_index"] == ""
     assert metadata["gpuform_head_ip"] == ""
     assert metadata["gpuform_node_count"] == "16"
-    assert metadata["user_data"] == pool_user_data_b64(_plan(spec))
+    assert metadata["user_data"] == pool_stage0(_plan(spec)).user_data_b64
     assert len(json.dumps(metadata)) < 32_000
 
 
@@ -175,10 +178,11 @@ def test_create_timeout_is_oci_hpcs(nodes: int, expected: str) -> None:
 
 def test_roster_is_private_and_read_only_through_one_object(rl: tuple[AnyStack, Doc]) -> None:
     _, doc = rl
+    # One bucket of the stack's own for what nodes read at boot: the roster and the bundles.
     bucket_name, bucket = _one(doc, "resource", "oci_objectstorage_bucket")
-    assert bucket["name"] == "deepseek-r1-rl-roster"
+    assert bucket["name"] == "deepseek-r1-rl-boot"
     assert bucket["access_type"] == "NoPublicAccess"
-    _, par = _one(doc, "resource", "oci_objectstorage_preauthrequest")
+    par = doc["resource"]["oci_objectstorage_preauthrequest"]["cluster_nodes_pool_roster_par"]
     assert par["access_type"] == "ObjectRead"
     assert par["object_name"] == "roster"
     assert par["bucket"] == f"${{oci_objectstorage_bucket.{bucket_name}.name}}"
@@ -190,9 +194,9 @@ def test_roster_is_private_and_read_only_through_one_object(rl: tuple[AnyStack, 
 
 def test_roster_names_node_i_on_line_i(rl: tuple[AnyStack, Doc]) -> None:
     _, doc = rl
-    _, roster = _one(doc, "resource", "oci_objectstorage_object")
+    roster = doc["resource"]["oci_objectstorage_object"]["cluster_nodes_pool_roster_object"]
     assert roster["object"] == "roster"
-    assert roster["bucket"] == "${oci_objectstorage_bucket.cluster_nodes_pool_roster_bucket.name}"
+    assert roster["bucket"] == "${oci_objectstorage_bucket.cluster_nodes_boot_bucket.name}"
     content: str = roster["content"]
     assert content.endswith("\n")
     lines = content.split("\n")[:-1]
@@ -268,8 +272,7 @@ def test_weight_volumes_attach_to_the_roster_nodes(
                 availability_domain="AD-1",
                 subnet_id="priv",
                 nsg_id="nsg",
-                ssh_authorized_keys="ssh-ed25519 AAAA k",
-                api_key_secret_id="",
+                values=ApplyTimeValues("ssh-ed25519 AAAA k", api_key_secret_id="", head_ip=""),
                 block_volumes=True,
                 region="us-ashburn-1",
             ),
@@ -298,8 +301,7 @@ def test_a_pool_needs_the_region_for_its_roster_url(serving: tuple[AnyStack, Doc
         availability_domain="AD-1",
         subnet_id="priv",
         nsg_id="nsg",
-        ssh_authorized_keys="k",
-        api_key_secret_id="",
+        values=ApplyTimeValues("k", api_key_secret_id="", head_ip=""),
     )
     app = new_app("/nonexistent")
     with pytest.raises(ValueError, match="region"):

@@ -9,6 +9,7 @@ from typing import Any
 from infra.constructs.endpoint import Endpoint, EndpointProps
 from infra.constructs.network import Network, NetworkProps
 from infra.constructs.node_group import NodeGroup, NodeGroupProps
+from infra.node_metadata import ApplyTimeValues
 from infra.node_plan import plan_nodes
 from infra.sizing.settings import resolve
 from infra.specs import Deployment, Engine, Model, StackSpec
@@ -98,8 +99,8 @@ def test_node_group_follows_the_node_plan(tmp_path: Path) -> None:
         availability_domain="AD-1",
         subnet_id="priv",
         nsg_id="nsg",
-        ssh_authorized_keys="ssh-ed25519 AAAA k",
-        api_key_secret_id="",
+        values=ApplyTimeValues("ssh-ed25519 AAAA k", api_key_secret_id="", head_ip=""),
+        region="us-ashburn-1",
     )
     doc = synth_construct(tmp_path, lambda s: NodeGroup(s, "nodes", props))
     instances = doc["resource"]["oci_core_instance"]

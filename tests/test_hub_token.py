@@ -24,9 +24,9 @@ from pydantic import ValidationError
 from infra import node_metadata
 from infra.constructs.access import InstanceAccess, InstanceAccessProps
 from infra.node_plan import NodePlan, plan_nodes
-from infra.render.cloud_config import MAX_USER_DATA_B64, decode_user_data
 from infra.render.context import NodeContext
 from infra.render.jinja import environment
+from infra.render.stage0 import MAX_STAGE0_B64
 from infra.render.steps import step
 from infra.sizing.settings import resolve
 from infra.specs import (
@@ -45,7 +45,7 @@ from infra.synth import synth
 from infra.tf.schema import check_terraform_json
 
 from . import nodecov
-from .narrow import synth_construct
+from .narrow import synth_construct, uploaded_files
 from .test_cluster_network_tf import SERVING, pooled
 from .test_render_validators import assert_silent, shellcheck_files, verify_units
 
@@ -157,7 +157,7 @@ def test_a_compute_cluster_gets_the_variable_metadata_key_and_policy(tmp_path: P
     assert len(nodes) == 2 and _all(doc, "oci_core_compute_cluster")
     for n in nodes:
         assert n["metadata"][KEY] == VAR
-        assert "gpuform-hub-token.service" in decode_user_data(n["metadata"]["user_data"])
+        assert f"{UNITS}/gpuform-hub-token.service" in uploaded_files(doc, n["metadata"])
     (policy,) = _all(doc, "oci_identity_policy")
     reads = [s for s in policy["statements"] if VAR in s]
     assert reads == [_statement("${var.compartment_ocid}", VAR)]
@@ -173,7 +173,7 @@ def test_a_cluster_networks_shared_metadata_carries_the_key(tmp_path: Path) -> N
     (config,) = _all(doc, "oci_core_instance_configuration")
     metadata = config["instance_details"]["launch_details"]["metadata"]
     assert metadata[KEY] == VAR
-    assert "gpuform-hub-token.service" in decode_user_data(metadata["user_data"])
+    assert f"{UNITS}/gpuform-hub-token.service" in uploaded_files(doc, metadata)
     (policy,) = _all(doc, "oci_identity_policy")
     assert any(
         "target.secret.id = '${var.hub_token_secret_ocid}'" in s for s in policy["statements"]
@@ -236,7 +236,7 @@ def test_scripts_and_units_pass_shellcheck_and_systemd_verify(nodes: NodeGroup) 
     assert f"{LIB}/hub-token.sh" in scripts
     assert_silent(shellcheck_files(scripts), "shellcheck")
     assert_silent(verify_units(node.files), "systemd-analyze verify")
-    assert len(node.user_data_b64) < MAX_USER_DATA_B64 - 4_000
+    assert len(node.user_data_b64) <= MAX_STAGE0_B64
 
 
 # --- hub-token.sh, run for real with a stand-in OCI CLI --------------------------------------

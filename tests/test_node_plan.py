@@ -48,7 +48,8 @@ def test_steps_follow_the_role() -> None:
     assert "gpuform-ready.service" in head.steps and "gpuform-api-key.service" in head.steps
     assert "gpuform-ready.service" not in worker.steps
     assert "gpuform-api-key.service" not in worker.steps
-    assert head.steps[0] == "gpuform-node-env.service"
+    # Stage 0 first: it fetches the bundle that holds every other step.
+    assert head.steps[:2] == ("gpuform-bundle.service", "gpuform-node-env.service")
     assert "gpuform_head_ip" in worker.metadata_keys
 
 
@@ -59,6 +60,8 @@ def test_nodes_command_prints_the_plan_as_json() -> None:
     assert node["role"] == "head" and node["name"] == "deepseek-r1-h200-node-0"
     assert node["steps"][-1] == "gpuform-ready.service"
     assert node["target"] == "gpuform.target"
+    assert len(node["bundle"]["sha256"]) == 64 and node["bundle"]["size"] > 1000
+    assert node["bundle"]["object"] == f"bundle-{node['bundle']['sha256']}.tgz.b64"
 
 
 def test_nodes_command_table_and_unknown_stack() -> None:

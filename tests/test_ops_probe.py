@@ -10,7 +10,7 @@ import pytest
 from infra.ops import probe
 from infra.ops.readiness import gaps, node_gaps, progress
 from infra.ops.transport import RunResult
-from infra.render.pool import ROSTER_UNIT
+from infra.render.stage0 import UNIT as STAGE0_UNIT
 from tests.ops import sample
 from tests.ops.fake import FakeNode, FakeTransport, active, failed, starting
 
@@ -110,17 +110,17 @@ def test_a_pool_node_waiting_for_its_roster_is_not_missing_its_steps() -> None:
     # A cluster network node lists the roster step first; the others exist only once it has
     # found itself in the roster, so until then they are pending, not absent for good.
     inv = sample.inventory()
-    node = inv.nodes[1].model_copy(update={"steps": (ROSTER_UNIT, *sample.WORKER_STEPS)})
-    waiting = FakeNode({ROSTER_UNIT: starting("gpuform: waiting for the roster")})
+    node = inv.nodes[1].model_copy(update={"steps": (STAGE0_UNIT, *sample.WORKER_STEPS)})
+    waiting = FakeNode({STAGE0_UNIT: starting("gpuform: waiting for the roster")})
     state = probe.probe(FakeTransport(inv, {1: waiting}), node)
     found = node_gaps(inv, state)
-    assert found[0].what == ROSTER_UNIT and not found[0].final
+    assert found[0].what == STAGE0_UNIT and not found[0].final
     steps = [g for g in found[1:] if g.what != probe.TARGET]
     assert len(steps) == len(sample.WORKER_STEPS)
     assert {(g.state, g.final) for g in steps} == {("not installed yet", False)}
     assert not any(g.final for g in found)
     # A roster step that failed leaves them missing for good.
-    refused = FakeNode({ROSTER_UNIT: failed("gpuform: the roster is stale: run terraform apply")})
+    refused = FakeNode({STAGE0_UNIT: failed("gpuform: the roster is stale: run terraform apply")})
     state = probe.probe(FakeTransport(inv, {1: refused}), node)
     assert all(g.final for g in node_gaps(inv, state) if g.what != probe.TARGET)
-    assert probe.ROSTER == ROSTER_UNIT
+    assert probe.STAGE0 == STAGE0_UNIT

@@ -54,15 +54,18 @@ def _encrypted_in_transit_or_bare_metal(doc: Doc, finding: Finding) -> bool:
     return bool(get_shape(instance["shape"]).bare_metal)
 
 
-def _roster_bucket(doc: Doc, finding: Finding) -> bool:
+def _boot_bucket(doc: Doc, finding: Finding) -> bool:
     name = finding["resource"].rsplit(".", 1)[1]
     bucket = doc["resource"].get("oci_objectstorage_bucket", {}).get(name)
-    return bucket is not None and bool(bucket["name"].endswith("-roster"))
+    return bucket is not None and bool(bucket["name"].endswith("-boot"))
 
 
-#: Why a cluster network's roster bucket (docs/cluster-network.md) does without what checkov's
-#: bucket checks ask: it holds one object Terraform rewrites from state on every apply.
-_ROSTER = "the cluster network's roster bucket holds one small object Terraform writes"
+#: Why the stack's boot bucket (docs/bundles.md) does without what checkov's bucket checks
+#: ask: it holds only objects Terraform writes from the synthesized JSON and its state.
+_BOOT = (
+    "the boot bucket holds only what Terraform writes from the stack: the nodes' bundles "
+    "(each named by its sha256, which the node checks) and a cluster network's roster"
+)
 
 #: check id -> (which findings it may excuse, why).
 EXCEPTIONS: dict[str, tuple[Callable[[Doc, Finding], bool], str]] = {
@@ -95,18 +98,19 @@ EXCEPTIONS: dict[str, tuple[Callable[[Doc, Finding], bool], str]] = {
         "boot volumes attach over iSCSI, where the option does not apply",
     ),
     "CKV_OCI_7": (
-        _roster_bucket,
-        f"{_ROSTER}; nothing subscribes to its object events",
+        _boot_bucket,
+        f"{_BOOT}; nothing subscribes to its object events",
     ),
     "CKV_OCI_8": (
-        _roster_bucket,
-        f"{_ROSTER}, and Terraform rewrites it from state; old versions would only keep "
-        "stale rosters and stop `terraform destroy` from deleting the bucket",
+        _boot_bucket,
+        f"{_BOOT}, and Terraform rewrites them from state; old versions would only keep "
+        "stale rosters and bundles and stop `terraform destroy` from deleting the bucket",
     ),
     "CKV_OCI_9": (
-        _roster_bucket,
-        f"{_ROSTER}: instance OCIDs and private IPs, encrypted at rest with Oracle-managed "
-        "keys; a customer-managed key needs a Vault key the stack does not own",
+        _boot_bucket,
+        f"{_BOOT}: scripts and units (no secret) and instance OCIDs and private IPs, "
+        "encrypted at rest with Oracle-managed keys; a customer-managed key needs a Vault key "
+        "the stack does not own",
     ),
 }
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
+import tarfile
 from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,7 @@ import pytest
 import yaml
 
 from infra.catalog.shapes import get_shape
-from infra.render.cloud_config import MAX_USER_DATA_B64
+from infra.render.stage0 import MAX_STAGE0_B64
 from infra.specs import StackSpec
 from infra.tf.schema import check_terraform_json
 
@@ -107,40 +110,102 @@ def test_ssh_and_api_admit_exactly_the_allowed_cidrs(
         assert api == ({str(c) for c in spec.deployment.api_allowed_cidrs} if served else set())
 
 
-def test_user_data_is_gzip_cloud_config_of_that_node(
+def _par_objects(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """PAR resource name -> the object resource its object_name references."""
+    objects = _resources(doc, "oci_objectstorage_object")
+    out = {}
+    for name, par in _resources(doc, "oci_objectstorage_preauthrequest").items():
+        ref = re.fullmatch(r"\$\{oci_objectstorage_object\.(\w+)\.object\}", par["object_name"])
+        if ref:
+            out[name] = objects[ref.group(1)]
+    return out
+
+
+def _bundles_of(doc: dict[str, Any], metadata: dict[str, str]) -> list[dict[str, Any]]:
+    """The objects whose PARs a node's gpuform_bundle_urls names, in that order."""
+    pars = _par_objects(doc)
+    urls = metadata["gpuform_bundle_urls"].split(" ")
+    names = [re.search(r"oci_objectstorage_preauthrequest\.(\w+)\.access_uri", u) for u in urls]
+    assert all(names), urls
+    return [pars[m.group(1)] for m in names if m]
+
+
+def _pinned(text: str) -> list[str]:
+    """The sha256 lines stage 0's cloud-config writes to /usr/local/lib/gpuform/bundles."""
+    files = {f["path"]: str(f["content"]) for f in yaml.safe_load(text)["write_files"]}
+    return files["/usr/local/lib/gpuform/bundles"].split()
+
+
+def _members(obj: dict[str, Any]) -> set[str]:
+    archive = base64.b64decode(obj["content"])
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        return {m.name.rsplit("/", 1)[1] for m in tar.getmembers()}
+
+
+def test_user_data_is_a_small_stage0_pinning_an_uploaded_bundle(
     synthesized: dict[str, dict[str, Any]],
 ) -> None:
     # Decoded with the standard library alone, not gpuform's own functions: what cloud-init
-    # gets on the node must name this node, start every step the `nodes` output lists, and
-    # leave half of OCI's metadata cap free.
+    # gets on the node names this node and pins, by sha256, an object Terraform uploads,
+    # whose PAR URL the node's metadata carries; that bundle holds every step the `nodes`
+    # output lists.
     for name, doc in synthesized.items():
         planned = {n["index"]: n for n in doc["output"]["nodes"]["value"]}
         for node in _gpu_nodes(doc):
             index = int(node["freeform_tags"]["gpuform-node-index"])
+            assert len(node["metadata"]["user_data"]) <= MAX_STAGE0_B64, (name, index)
             raw = base64.b64decode(node["metadata"]["user_data"])
             assert raw[:2] == b"\x1f\x8b", (name, index)  # gzip magic: cloud-init unpacks it
-            config = yaml.safe_load(gzip.decompress(raw))
             text = gzip.decompress(raw).decode()
             assert text.startswith(f"#cloud-config\n# gpuform: stack {name}, node {index} of ")
-            written = {f["path"].rsplit("/", 1)[1] for f in config["write_files"]}
-            assert set(planned[index]["steps"]) <= written, (name, index)
+            (bundle,) = _bundles_of(doc, node["metadata"])
+            (sha,) = _pinned(text)
+            assert hashlib.sha256(base64.b64decode(bundle["content"])).hexdigest() == sha
+            assert bundle["object"] == f"bundle-{sha}.tgz.b64"
+            assert planned[index]["bundle"]["sha256"] == sha
+            steps = planned[index]["steps"]
+            assert steps[0] == "gpuform-bundle.service", (name, index)
+            assert set(steps[1:]) <= _members(bundle), (name, index)
             assert node["freeform_tags"]["gpuform-role"] == planned[index]["role"]
             # Only a serving head waits for its API (a training cluster serves none).
-            if "gpuform-ready.service" in planned[index]["steps"]:
+            if "gpuform-ready.service" in steps:
                 assert planned[index]["role"] == "head", (name, index)
-            size = sum(len(k) + len(v) for k, v in node["metadata"].items() if "${" not in v)
-            # 4,000 bytes stay free below the synth refusal (the weight pull ships ~8 KB).
-            assert size < MAX_USER_DATA_B64 - 4_000, (name, size)
         for launch, size in _pools(doc):
-            # One file for every node of the pool; each finds its index in the roster.
+            # One stage 0 for every node of the pool; each finds its index in the roster and
+            # fetches its kind's bundle.
+            assert len(launch["metadata"]["user_data"]) <= MAX_STAGE0_B64, name
             text = gzip.decompress(base64.b64decode(launch["metadata"]["user_data"])).decode()
             assert text.startswith(f"#cloud-config\n# gpuform: stack {name}, "), name
             assert launch["metadata"]["gpuform_node_count"] == str(size), name
-            assert yaml.safe_load(text)["write_files"], name
-            metadata_size = sum(
-                len(k) + len(v) for k, v in launch["metadata"].items() if "${" not in v
-            )
-            assert metadata_size <= MAX_USER_DATA_B64, (name, metadata_size)
+            bundles = _bundles_of(doc, launch["metadata"])
+            shas = [hashlib.sha256(base64.b64decode(b["content"])).hexdigest() for b in bundles]
+            assert shas == _pinned(text), name
+            assert {n["bundle"]["sha256"] for n in planned.values()} == set(shas), name
+
+
+def test_bundle_objects_and_pars_do_not_churn(synthesized: dict[str, dict[str, Any]]) -> None:
+    # Every PAR reads one object, never lists (bucket_listing_action reads back empty and
+    # would replace the PAR on every plan) and keeps its creation-time expiry; a bundle and
+    # its PAR are replaced new-before-old, so a node booting meanwhile still finds one.
+    for name, doc in synthesized.items():
+        for par_name, par in _resources(doc, "oci_objectstorage_preauthrequest").items():
+            assert par["access_type"] == "ObjectRead", (name, par_name)
+            assert "bucket_listing_action" not in par, (name, par_name)
+            assert par["lifecycle"]["ignore_changes"] == ["time_expires"], (name, par_name)
+        bundles = _par_objects(doc)
+        assert bundles, name
+        for par_name, obj in bundles.items():
+            if obj["object"].startswith("bundle-"):
+                assert obj["lifecycle"] == {"create_before_destroy": True}, name
+                par = _resources(doc, "oci_objectstorage_preauthrequest")[par_name]
+                assert par["lifecycle"]["create_before_destroy"] is True, name
+        (bucket,) = (
+            _resources(doc, "oci_objectstorage_bucket").values()
+            if not any("weights" in k for k in _resources(doc, "oci_objectstorage_bucket"))
+            else [b for k, b in _resources(doc, "oci_objectstorage_bucket").items() if "boot" in k]
+        )
+        assert bucket["name"] == f"{name}-boot"
+        assert bucket["access_type"] == "NoPublicAccess"
 
 
 def test_no_ocids_or_secrets_are_hard_coded(synthesized: dict[str, dict[str, Any]]) -> None:
@@ -290,12 +355,30 @@ def test_stacks_table_lists_every_example(examples: dict[str, StackSpec]) -> Non
     assert "98.00" in result.stdout  # one BM.GPU.H200.8 node
 
 
+def _bundle_files(obj: dict[str, Any]) -> dict[str, str]:
+    archive = base64.b64decode(obj["content"])
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        return {
+            "/" + m.name: fh.read().decode()
+            for m in tar.getmembers()
+            if (fh := tar.extractfile(m)) is not None
+        }
+
+
 def test_render_prints_what_the_node_boots_with(synthesized: dict[str, dict[str, Any]]) -> None:
-    result = run_cli(["render", "deepseek-r1-h200", "--node", "0"])
-    assert result.code == 0, result.stderr
-    (node,) = _gpu_nodes(synthesized["deepseek-r1-h200"])
+    doc = synthesized["deepseek-r1-h200"]
+    (node,) = _gpu_nodes(doc)
     shipped = gzip.decompress(base64.b64decode(node["metadata"]["user_data"])).decode()
-    assert result.stdout == shipped
+    stage0 = run_cli(["render", "deepseek-r1-h200", "--node", "0", "--stage0"])
+    assert stage0.code == 0, stage0.stderr
+    assert stage0.stdout == shipped
+    # Without --stage0: one cloud-config writing every file the uploaded bundle holds.
+    full = run_cli(["render", "deepseek-r1-h200", "--node", "0"])
+    assert full.code == 0, full.stderr
+    written = {f["path"]: f["content"] for f in yaml.safe_load(full.stdout)["write_files"]}
+    (bundle,) = _bundles_of(doc, node["metadata"])
+    assert written == _bundle_files(bundle)
+    assert _pinned(shipped)[0] in full.stdout.splitlines()[1]
     too_far = run_cli(["render", "deepseek-r1-h200", "--node", "3"])
     assert too_far.code == 2
     assert "has 1 node(s); use 0 to 0" in too_far.stderr
@@ -304,16 +387,23 @@ def test_render_prints_what_the_node_boots_with(synthesized: dict[str, dict[str,
 def test_render_and_nodes_show_a_cluster_networks_one_shared_user_data(
     synthesized: dict[str, dict[str, Any]],
 ) -> None:
-    (config,) = synthesized["deepseek-r1-rl"]["resource"][
-        "oci_core_instance_configuration"
-    ].values()
+    doc = synthesized["deepseek-r1-rl"]
+    (config,) = doc["resource"]["oci_core_instance_configuration"].values()
     metadata = config["instance_details"]["launch_details"]["metadata"]
     shipped = gzip.decompress(base64.b64decode(metadata["user_data"])).decode()
-    for node in ("0", "9"):
-        result = run_cli(["render", "deepseek-r1-rl", "--node", node])
+    head, worker = _bundles_of(doc, metadata)
+    for node, bundle in (("0", head), ("9", worker)):
+        result = run_cli(["render", "deepseek-r1-rl", "--node", node, "--stage0"])
         assert result.code == 0, result.stderr
         assert result.stdout == shipped
+        full = run_cli(["render", "deepseek-r1-rl", "--node", node])
+        written = {f["path"]: f["content"] for f in yaml.safe_load(full.stdout)["write_files"]}
+        assert written == _bundle_files(bundle)
     table = run_cli(["nodes", "deepseek-r1-rl"])
+    for bundle in (head, worker):
+        sha = bundle["object"].removeprefix("bundle-")[:12]
+        size = len(base64.b64decode(bundle["content"]))
+        assert sum(sha in line and f"{size:,} B" in line for line in table.stdout.splitlines())
     assert table.stdout.count(f"{len(metadata['user_data']):,} B shared") == 16
 
 

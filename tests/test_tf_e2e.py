@@ -279,13 +279,6 @@ stack = StackSpec(
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 16 / node-paths: the weight cache's PAR sets bucket_listing_action, which the "
-    "real provider reads back empty, so every plan replaces the PAR; the fix belongs to the "
-    "weights branch (infra/constructs/weight_cache.py). Remove this mark when it lands.",
-)
 def test_a_stack_with_a_weight_cache_replans_clean(world: World, tmp_path: Path) -> None:
     stacks = tmp_path / "stacks"
     stacks.mkdir()

@@ -81,22 +81,25 @@ def nodes(
     stacks_dir: StacksDir = Path("stacks"),
     as_json: JsonFlag = False,
 ) -> None:
-    """Print the node plan: each node's role, replica, head, hostname, metadata keys and steps."""
-    from ..node_plan import plan_nodes, pool_user_data_b64
+    """Print the node plan: each node's role, replica, head, stage-0 user_data, bundle and steps."""
+    from ..node_plan import plan_nodes, pool_stage0
     from ..stacks import select
     from ..synth import settings_for
 
     spec = next(iter(select([name], stacks_dir).values()))
     plan = plan_nodes(spec, settings_for(spec))
-    # A cluster network's nodes all boot one user_data; each compute-cluster node its own.
+    # A cluster network's nodes all boot one stage 0; each compute-cluster node its own.
     pooled = plan[0].placement == "cluster_network"
-    shared = f"{len(pool_user_data_b64(plan)):,} B shared" if pooled else ""
+    shared = f"{len(pool_stage0(plan).user_data_b64):,} B shared" if pooled else ""
     if as_json:
         typer.echo(json.dumps([n.as_dict() for n in plan], indent=2))
         return
     table = Table(show_edge=False)
-    for col in ("node", "name", "role", "replica", "head", "ray", "user_data", "steps"):
-        table.add_column(col, justify="right" if col in ("node", "replica", "head") else "left")
+    columns = ("node", "name", "role", "replica", "head", "ray", "user_data", "bundle", "size")
+    for col in (*columns, "steps"):
+        table.add_column(
+            col, justify="right" if col in ("node", "replica", "head", "size") else "left"
+        )
     for n in plan:
         table.add_row(
             str(n.index),
@@ -106,9 +109,15 @@ def nodes(
             str(n.head),
             n.ray_role or "-",
             shared or f"{len(n.user_data_b64):,} B",
+            n.bundle.sha256[:12],
+            f"{n.bundle.size:,} B",
             " ".join(u.removeprefix("gpuform-").removesuffix(".service") for u in n.steps),
         )
     out.print(table)
+    out.print(
+        "[dim]bundle: sha256 (first 12 of 64; --json has all), size: the gzip archive; "
+        "object bundle-SHA256.tgz.b64 in the stack's boot bucket[/dim]"
+    )
 
 
 @app.command()
@@ -136,11 +145,14 @@ def render(
     name: Annotated[str, typer.Argument(help="Stack name, file stem or path.")],
     node: Annotated[int, typer.Option("--node", help="Node index, 0 is the head.", min=0)] = 0,
     stacks_dir: StacksDir = Path("stacks"),
+    stage0: Annotated[
+        bool, typer.Option("--stage0", help="Print the stage-0 user_data itself, unzipped.")
+    ] = False,
 ) -> None:
-    """Print the cloud-config node N boots with (its user_data, unzipped); on a cluster network
-    every node boots the same one and installs its own files from it."""
+    """Print what node N ends up with: one cloud-config writing every file of its bundle (its
+    user_data is stage 0, which fetches that bundle; --stage0 prints it as shipped)."""
     from ..errors import UserError
-    from ..node_plan import plan_nodes, pool_cloud_config
+    from ..node_plan import plan_nodes, pool_stage0
     from ..stacks import select
     from ..synth import settings_for
 
@@ -151,8 +163,18 @@ def render(
             f"--node = {node}: stack {spec.name!r} has {len(plan)} node(s); "
             f"use 0 to {len(plan) - 1}"
         )
-    pooled = plan[0].placement == "cluster_network"
-    typer.echo(pool_cloud_config(plan) if pooled else plan[node].cloud_config, nl=False)
+    n = plan[node]
+    boot = pool_stage0(plan) if n.placement == "cluster_network" else n.stage0
+    if stage0:
+        typer.echo(boot.cloud_config, nl=False)
+        return
+    full = n.cloud_config.split("\n", 1)
+    note = (
+        f"# Node {node}'s user_data is stage 0 ({len(boot.user_data_b64):,} B base64: "
+        f"--stage0 prints it), which installs bundle {n.bundle.sha256} ({n.bundle.size:,} B): "
+        "this cloud-config writes the same files."
+    )
+    typer.echo(f"{full[0]}\n{note}\n{full[1]}", nl=False)
 
 
 def _shown(path: Path) -> str:

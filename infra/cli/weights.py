@@ -60,6 +60,8 @@ def push(
     from ..weights import s3
     from ..weights.push import push as run_push
 
+    s3.check_bucket(bucket)
+    s3.check_prefix(prefix)
     client = s3.client(
         region=region, namespace=namespace, endpoint_url=endpoint_url, workers=workers
     )
@@ -103,6 +105,8 @@ def ls(
     from ..weights import s3
     from ..weights.listing import listing
 
+    s3.check_bucket(bucket)
+    s3.check_prefix(prefix)
     result = listing(
         s3.client(region=region, namespace=namespace, endpoint_url=endpoint_url), bucket, prefix
     )
@@ -116,7 +120,11 @@ def ls(
     if m is None:
         out.print("no manifest: push has not finished here (run `gpuform weights push`)")
     else:
-        state = "complete" if result.complete else "incomplete"
+        state = (
+            "complete"
+            if result.complete
+            else "incomplete: objects differ from it; run `gpuform weights push` again"
+        )
         out.print(f"manifest: {len(m.files)} file(s), {m.total_bytes / 1e9:.2f} GB, {state}")
 
 

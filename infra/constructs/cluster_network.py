@@ -1,7 +1,8 @@
 """ClusterNetwork: a stack's nodes as one instance pool on one RDMA network block
 (`NodeGroup.placement = "cluster_network"`, docs/cluster-network.md).
 
-Terraform creates, in order: the roster's bucket and read-only PAR; an instance configuration
+Terraform creates, in order: the roster's read-only PAR (in the stack's boot bucket, beside
+the bundles: bundles.py); an instance configuration
 whose metadata every node shares (the PAR's URL included); the cluster network, which launches
 the pool; the pool's instances, read back in lexical order of their OCIDs; and the roster,
 which tells each node its index in that order. Whatever reads `instances` (outputs, the
@@ -14,14 +15,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from .. import node_metadata, node_plan
+from .. import node_metadata
 from ..node_plan import NodePlan
 from ..specs import NodeGroup as NodeGroupSpec
 from ..tf import oci
 from ..tf.builtin import TerraformData, TerraformDataArgs
 from ..tf.cdk import Construct
 from ..tf.resources import Condition
-from .roster import Roster, RosterProps
+from .bundles import BootBucket
+from .roster import Roster
 
 #: oracle-quickstart/oci-hpc gives a cluster network 30 minutes per started batch of 20 nodes
 #: to come up (locals.tf: timeout_per_batch, timeout_ip); the provider's default is 20 minutes
@@ -42,13 +44,16 @@ class ClusterNetworkProps:
     plan: tuple[NodePlan, ...]
     compartment_id: str
     availability_domain: str
-    region: str
     subnet_id: str
     nsg_id: str
     image_id: str
     ignore_image_drift: bool
     """False for a custom image, which changes only when the stack says so."""
     agent_config: oci.AgentConfig
+    boot: BootBucket
+    """The stack's boot bucket, where the roster goes."""
+    user_data_b64: str
+    """The stage 0 every node of the pool boots (infra/render/stage0.py)."""
     values: node_metadata.ApplyTimeValues
     """Apply-time metadata values but the roster's URL, which this construct fills in."""
 
@@ -60,11 +65,7 @@ class ClusterNetwork(Construct):
         super().__init__(scope, id)
         stack, count = props.plan[0].stack, len(props.plan)
         tags = {"gpuform-stack": stack}
-        self.roster = Roster(
-            self,
-            "roster",
-            RosterProps(name=stack, compartment_id=props.compartment_id, region=props.region),
-        )
+        self.roster = Roster(self, "roster", props.boot)
         self.configuration = self._configuration(props)
         self.network = oci.CoreClusterNetwork(
             self,
@@ -148,7 +149,7 @@ class ClusterNetwork(Construct):
         metadata = node_metadata.pool_metadata(
             stack=stack,
             node_count=len(props.plan),
-            user_data_b64=node_plan.pool_user_data_b64(props.plan),
+            user_data_b64=props.user_data_b64,
             values=replace(props.values, roster_url=self.roster.url),
         )
         launch = oci.InstanceConfigurationLaunchDetails(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..engines import driver
+from ..node_metadata import ApplyTimeValues
 from ..node_plan import NodePlan
 from ..specs import AnyStack, StackSpec
 from ..tf import oci
@@ -27,14 +28,13 @@ class GpuClusterProps:
     plan: tuple[NodePlan, ...]
     tenancy_id: str
     compartment_id: str
-    ssh_authorized_keys: str
-    api_key_secret_id: str | None
+    values: ApplyTimeValues
+    """The Terraform variables every node's metadata carries (SSH keys, secret OCIDs; "" for a
+    secret the stack does not use); the rest of the stack's apply-time values are added here."""
     provider_args: Mapping[str, str] = field(default_factory=dict)
     """The stack's provider settings; identity resources reuse them for the home region."""
     node_image_id: str | None = None
     """A custom image's OCID from a Terraform variable, when the stack names none itself."""
-    hub_token_secret_id: str | None = None
-    """The hub token's secret OCID (Terraform variable), when the model asks for a token."""
 
 
 class GpuCluster(Construct):
@@ -45,6 +45,7 @@ class GpuCluster(Construct):
         spec, dep = props.stack, props.stack.deployment
         self._spec = spec
         c = props.compartment_id
+        secrets = props.values
         ads = oci.AvailabilityDomains(self, "ads", oci.AvailabilityDomainsArgs(compartment_id=c))
         ad = ads.name(spec.nodes.availability_domain)
         serving = spec if isinstance(spec, StackSpec) else None
@@ -102,12 +103,12 @@ class GpuCluster(Construct):
                 availability_domain=ad,
                 subnet_id=self.network.private_subnet.id,
                 nsg_id=self.network.node_nsg.id,
-                ssh_authorized_keys=props.ssh_authorized_keys,
-                api_key_secret_id=props.api_key_secret_id or "",
-                hub_token_secret_id=props.hub_token_secret_id or "",
-                shared_fs_ip=self.shared_fs.ip if self.shared_fs else "",
-                weights_namespace=self.weights.namespace if self.weights else "",
-                weights_url=self.weights.par_url if self.weights else "",
+                values=replace(
+                    props.values,
+                    shared_fs_ip=self.shared_fs.ip if self.shared_fs else "",
+                    weights_namespace=self.weights.namespace if self.weights else "",
+                    weights_url=self.weights.par_url if self.weights else "",
+                ),
                 block_volumes=bool(weights and weights.volume),
                 image_id=props.node_image_id,
                 region=dep.region,
@@ -125,14 +126,14 @@ class GpuCluster(Construct):
                     name=spec.name,
                     tenancy_id=props.tenancy_id,
                     compartment_id=c,
-                    api_key_secret_id=props.api_key_secret_id,
-                    hub_token_secret_id=props.hub_token_secret_id,
+                    api_key_secret_id=secrets.api_key_secret_id or None,
+                    hub_token_secret_id=secrets.hub_token_secret_id or None,
                     weights_bucket=self.weights.bucket_name if self.weights else None,
                     instance_ids=tuple(i.id for i in self.nodes.instances),
                     provider_args=props.provider_args,
                 ),
             )
-            if props.api_key_secret_id or props.hub_token_secret_id or self.weights
+            if secrets.api_key_secret_id or secrets.hub_token_secret_id or self.weights
             else None
         )
         self.bastion = Bastion(
@@ -144,7 +145,7 @@ class GpuCluster(Construct):
                 availability_domain=ad,
                 subnet_id=self.network.public_subnet.id,
                 nsg_id=self.network.bastion_nsg.id,
-                ssh_authorized_keys=props.ssh_authorized_keys,
+                ssh_authorized_keys=secrets.ssh_authorized_keys,
             ),
         )
         # Each replica's head serves the API; its workers join it (Ray or SGLang's dist-init).

@@ -1,18 +1,20 @@
-"""NodeGroup: identical GPU instances, launched one by one (each booting its own rendered
-cloud-config) or as one cluster network's pool (sharing one, with a roster: cluster_network.py).
+"""NodeGroup: identical GPU instances, launched one by one (each booting its own stage 0) or
+as one cluster network's pool (sharing one, with a roster: cluster_network.py). Either way
+every node fetches its files as a bundle from the stack's boot bucket (bundles.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .. import node_metadata
-from ..node_plan import NodePlan
+from ..node_plan import NodePlan, bundles, pool_stage0
 from ..placement import Placement
 from ..specs import NodeGroup as NodeGroupSpec
 from ..tf import oci
 from ..tf.cdk import Construct
+from .bundles import BootBucket, BootBucketProps, Bundles
 from .cluster_network import ClusterNetwork, ClusterNetworkProps
 from .images import IGNORE_IMAGE_DRIFT, platform_image_id
 
@@ -30,21 +32,15 @@ class NodeGroupProps:
     availability_domain: str
     subnet_id: str
     nsg_id: str
-    ssh_authorized_keys: str
-    api_key_secret_id: str
-    weights_namespace: str = ""
-    weights_url: str = ""
-    """The weight bucket's namespace and read-only PAR URL, as instance metadata."""
-    shared_fs_ip: str = ""
-    """The shared File Storage mount target's IP, as instance metadata; "" without one."""
+    values: node_metadata.ApplyTimeValues
+    """What every node's metadata carries from elsewhere in the stack; the head's IP, the
+    roster's and the bundles' URLs are filled in here."""
     block_volumes: bool = False
     """Weight volumes attach to these nodes: the agent's Block Volume Management plugin runs."""
     image_id: str | None = None
     """A custom image's OCID from a Terraform variable (nodes.image.custom without an OCID)."""
     region: str = ""
-    """The stack's region: a cluster network's roster URL names it."""
-    hub_token_secret_id: str = ""
-    """The hub token's secret OCID, as instance metadata; "" (and no key) without one."""
+    """The stack's region: the bundles' and roster's URLs name it."""
 
 
 class NodeGroup(Construct):
@@ -62,8 +58,16 @@ class NodeGroup(Construct):
         """The cluster network whose pool launches every node, on one RDMA network block."""
         self.instances: Sequence[oci.NodeInstance]
         """The nodes in plan order: index i is the plan's node i (in a pool, by the roster)."""
+        if not props.region:
+            raise ValueError("the bundles' URLs need the stack's region")
+        self.boot = BootBucket(
+            self,
+            "boot",
+            BootBucketProps(props.plan[0].stack, props.compartment_id, props.region),
+        )
+        self.bundles = Bundles(self, "bundles", self.boot, bundles(props.plan))
         if props.placement == "cluster_network":
-            self.pool = ClusterNetwork(self, "pool", _pool_props(props, image_id))
+            self.pool = ClusterNetwork(self, "pool", self._pool_props(props, image_id))
             self.instances = self.pool.instances
         else:
             self.instances = self._one_by_one(props, image_id)
@@ -90,7 +94,8 @@ class NodeGroup(Construct):
         for node in props.plan:
             # Workers learn their replica head's address at apply time; a head gets "".
             head_ip = "" if node.role == "head" else instances[node.head].private_ip
-            metadata = node.metadata(_values(props, head_ip=head_ip))
+            urls = self.bundles.urls([node.bundle])
+            metadata = node.metadata(replace(props.values, head_ip=head_ip, bundle_urls=urls))
             instances.append(
                 oci.CoreInstance(
                     self,
@@ -133,37 +138,24 @@ class NodeGroup(Construct):
             )
         return instances
 
-
-def _values(props: NodeGroupProps, head_ip: str = "") -> node_metadata.ApplyTimeValues:
-    return node_metadata.ApplyTimeValues(
-        ssh_authorized_keys=props.ssh_authorized_keys,
-        api_key_secret_id=props.api_key_secret_id,
-        head_ip=head_ip,
-        shared_fs_ip=props.shared_fs_ip,
-        weights_namespace=props.weights_namespace,
-        weights_url=props.weights_url,
-        hub_token_secret_id=props.hub_token_secret_id,
-    )
-
-
-def _pool_props(props: NodeGroupProps, image_id: str) -> ClusterNetworkProps:
-    if not props.region:
-        raise ValueError("a cluster network's roster URL needs the stack's region")
-    return ClusterNetworkProps(
-        nodes=props.nodes,
-        plan=props.plan,
-        compartment_id=props.compartment_id,
-        availability_domain=props.availability_domain,
-        region=props.region,
-        subnet_id=props.subnet_id,
-        nsg_id=props.nsg_id,
-        image_id=image_id,
-        ignore_image_drift=not props.nodes.image.is_custom,
-        # A pool is always RDMA: the same plugins as compute-cluster nodes.
-        agent_config=_agent_config(props.nodes.shape_info.vendor, True, props.block_volumes),
-        # Every node's head IP stays "" here: a node finds its head in the roster.
-        values=_values(props),
-    )
+    def _pool_props(self, props: NodeGroupProps, image_id: str) -> ClusterNetworkProps:
+        stage0 = pool_stage0(props.plan)
+        return ClusterNetworkProps(
+            nodes=props.nodes,
+            plan=props.plan,
+            compartment_id=props.compartment_id,
+            availability_domain=props.availability_domain,
+            subnet_id=props.subnet_id,
+            nsg_id=props.nsg_id,
+            image_id=image_id,
+            ignore_image_drift=not props.nodes.image.is_custom,
+            # A pool is always RDMA: the same plugins as compute-cluster nodes.
+            agent_config=_agent_config(props.nodes.shape_info.vendor, True, props.block_volumes),
+            boot=self.boot,
+            user_data_b64=stage0.user_data_b64,
+            # Every node's head IP stays "" here: a node finds its head in the roster.
+            values=replace(props.values, bundle_urls=self.bundles.urls(stage0.bundles)),
+        )
 
 
 def _agent_config(vendor: str, rdma: bool, block_volumes: bool = False) -> oci.AgentConfig:

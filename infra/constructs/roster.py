@@ -10,68 +10,28 @@ and find their own line by their instance OCID.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from ..tf import oci
 from ..tf.cdk import Construct
 from ..tf.resources import Condition
+from .bundles import BootBucket
 
 ROSTER_OBJECT = "roster"
-"""The roster's object name in its bucket, and the one object its PAR can read."""
-
-#: Ten years from the PAR's creation. The expiry is fixed on create and ignored afterwards
-#: (see Roster), so the URL in the nodes' metadata stays the same for the stack's life.
-PAR_LIFETIME = "87600h"
-
-
-@dataclass(frozen=True)
-class RosterProps:
-    name: str
-    """The stack's name: the bucket is `<name>-roster`."""
-    compartment_id: str
-    region: str
-    """The stack's region, for the PAR's URL."""
+"""The roster's object name in the boot bucket, and the one object its PAR can read."""
 
 
 class Roster(Construct):
-    """A private bucket, a read-only PAR on its one object, and (after `write`) the object."""
+    """A read-only PAR on the roster object of the boot bucket, and (after `write`) the object."""
 
-    def __init__(self, scope: Construct, id: str, props: RosterProps) -> None:
+    def __init__(self, scope: Construct, id: str, boot: BootBucket) -> None:
         super().__init__(scope, id)
-        self._props = props
-        self._namespace = oci.ObjectStorageNamespace(
-            self, "namespace", oci.ObjectStorageNamespaceArgs(compartment_id=props.compartment_id)
-        ).namespace
-        bucket = oci.ObjectStorageBucket(
-            self,
-            "bucket",
-            oci.ObjectStorageBucketArgs(
-                compartment_id=props.compartment_id,
-                name=f"{props.name}-roster",
-                namespace=self._namespace,
-                freeform_tags={"gpuform-stack": props.name},
-            ),
-        )
-        self._bucket = bucket.name  # a reference, so what uses it waits for the bucket
+        self._boot = boot
         # ObjectRead of one object name: whoever holds the URL can GET the roster and nothing
-        # else, no listing, no write. timestamp() changes on every plan; ignoring time_expires
-        # after create keeps the PAR, whose every argument forces a new one with a new URL,
-        # and the instance configuration that carries that URL (a new one would only reach
-        # nodes launched after it).
-        par = oci.ObjectStoragePreauthRequest(
-            self,
-            "par",
-            oci.ObjectStoragePreauthRequestArgs(
-                access_type="ObjectRead",
-                bucket=self._bucket,
-                name=f"gpuform-{props.name}-roster",
-                namespace=self._namespace,
-                object_name=ROSTER_OBJECT,
-                time_expires=f'${{timeadd(timestamp(), "{PAR_LIFETIME}")}}',
-            ),
-            ignore_changes=("time_expires",),
+        # else, no listing, no write. The PAR exists before the object: the instance
+        # configuration carries its URL, and the roster can only be written once the pool runs.
+        self.url = boot.read_only_url(
+            self, "par", ROSTER_OBJECT, f"gpuform-{boot.props.name}-roster"
         )
-        self.url = f"https://objectstorage.{props.region}.oraclecloud.com{par.access_uri}"
         """The roster's read-only URL, as the nodes' metadata carries it."""
         self.object: oci.ObjectStorageObject | None = None
 
@@ -84,8 +44,8 @@ class Roster(Construct):
             self,
             "object",
             oci.ObjectStorageObjectArgs(
-                bucket=self._bucket,
-                namespace=self._namespace,
+                bucket=self._boot.bucket,
+                namespace=self._boot.namespace,
                 object=ROSTER_OBJECT,
                 content=roster_content(instances),
                 content_type="text/plain",

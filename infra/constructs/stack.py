@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..node_metadata import ApplyTimeValues
 from ..node_plan import NodePlan
 from ..specs import AnyStack, StackSpec
 from ..specs.nodes import IMAGE_VARIABLE
@@ -89,9 +90,12 @@ class GpuStack(TerraformStack):
                 plan=plan,
                 tenancy_id=tenancy,
                 compartment_id=compartment,
-                ssh_authorized_keys=ssh_key,
-                api_key_secret_id=secret,
-                hub_token_secret_id=hub_token,
+                values=ApplyTimeValues(
+                    ssh_authorized_keys=ssh_key,
+                    api_key_secret_id=secret or "",
+                    head_ip="",
+                    hub_token_secret_id=hub_token or "",
+                ),
                 provider_args=provider_args,
                 node_image_id=node_image,
             ),
@@ -105,7 +109,7 @@ class GpuStack(TerraformStack):
                 {**_node_output(n), "private_ip": i.private_ip, "instance_id": i.id}
                 for n, i in zip(plan, cluster.nodes.instances, strict=True)
             ],
-            "The node plan (index, name, role, replica, head, steps) with each private IP.",
+            "The node plan (index, name, role, replica, head, steps, bundle) with each private IP.",
         )
         self._out("region", spec.deployment.region, "The stack's OCI region (for the OCI SDK).")
         ray_heads = [
@@ -143,4 +147,4 @@ def _node_output(n: NodePlan) -> dict[str, object]:
     d = n.as_dict()
     return {
         k: d[k] for k in ("index", "name", "hostname", "role", "replica", "head", "ray_role")
-    } | {"steps": d["steps"]}
+    } | {"steps": d["steps"], "bundle": d["bundle"]}

@@ -59,8 +59,15 @@ class WeightCache(Construct):
         """https://objectstorage.REGION.oraclecloud.com/p/TOKEN/n/NS/b/BUCKET/o/, or ""."""
         expires = spec.par_expires_rfc3339
         if expires is not None:
-            # AnyObjectRead on the bucket, listing denied: the node GETs objects it knows by
-            # name from the manifest, and nothing with the URL can write or enumerate.
+            # AnyObjectRead on the bucket: the node GETs objects it knows by name from the
+            # manifest, and nothing with the URL can write. Listing is denied without saying
+            # so: OCI's default bucket_listing_action is Deny (docs.oracle.com, "Creating a
+            # Pre-Authenticated Request for All Objects in a Bucket"), and the attribute must
+            # not be sent. The provider declares it Optional+Computed+ForceNew, but its read
+            # (objectstorage_preauthrequest_resource.go, Get()) copies no BucketListingAction
+            # into the state, so SetData stores "": a configured "Deny" then diffs "" -> "Deny"
+            # on every plan and replaces the PAR (a new URL, and with it a cluster network's
+            # instance configuration). Unset, Computed keeps whatever the read stored.
             par = oci.ObjectStoragePreauthRequest(
                 self,
                 "par",
@@ -70,7 +77,6 @@ class WeightCache(Construct):
                     name=f"gpuform-{props.name}-weights",
                     namespace=self.namespace,
                     time_expires=expires,
-                    bucket_listing_action="Deny",
                 ),
             )
             self.par_url = f"https://objectstorage.{props.region}.oraclecloud.com{par.access_uri}"

@@ -16,9 +16,9 @@ from .inventory import Inventory, Node
 from .transport import RunResult, Transport
 
 TARGET = "gpuform.target"
-#: A cluster network node's first unit (infra/render/pool.py's ROSTER_UNIT; the ops layer does
-#: not import rendering, and a test holds the two equal).
-ROSTER = "gpuform-roster.service"
+#: Every node's first unit, stage 0 (infra/render/stage0.py's UNIT; the ops layer does not
+#: import rendering, and a test holds the two equal): it installs the others from the bundle.
+STAGE0 = "gpuform-bundle.service"
 PROBE_TIMEOUT_S = 20
 _PROPS = "Id,LoadState,ActiveState,SubState,Result,NRestarts"
 _RAY_NODE = re.compile(r"^\s*(\d+)\s+node_")

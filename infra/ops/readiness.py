@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .endpoint import EndpointState
 from .inventory import Inventory, Node
-from .probe import ROSTER, TARGET, NodeState
+from .probe import STAGE0, TARGET, NodeState
 
 
 @dataclass(frozen=True)
@@ -36,12 +36,13 @@ def node_gaps(inventory: Inventory, state: NodeState) -> list[Gap]:
         why = (state.error or "").removeprefix(f"{node.name}: ")
         return [Gap(node.name, "ssh", "unreachable", why)]
     gaps: list[Gap] = []
-    # A cluster network node installs its units only once it has found itself in the roster.
-    roster = state.step(ROSTER)
-    installing = roster is not None and not roster.done and not roster.failed
+    # Stage 0 installs a node's units from its bundle (a cluster network node, once it has
+    # found itself in the roster).
+    stage0 = state.step(STAGE0)
+    installing = stage0 is not None and not stage0.done and not stage0.failed
     for step in state.steps:
         if step.load == "not-found" and installing:
-            gaps.append(Gap(node.name, step.unit, "not installed yet", "waiting for the roster"))
+            gaps.append(Gap(node.name, step.unit, "not installed yet", "waiting for its bundle"))
         elif step.load == "not-found":
             gaps.append(Gap(node.name, step.unit, "not found", "no such unit on the node", True))
         elif not step.done:

@@ -1,12 +1,12 @@
-"""Public rendering API: a node's files, the #cloud-config that writes and starts them, and
-the gzip-compressed user_data OCI carries."""
+"""Public rendering API: a node's files and the #cloud-config that writes and starts them all
+(for review: nodes boot stage 0, infra/render/stage0.py, which installs the same files from
+their bundle)."""
 
 from __future__ import annotations
 
 import base64
 import gzip
 
-from ..errors import UserError
 from .context import NodeContext
 from .jinja import environment
 from .steps import TARGET, NodeFile, node_files, steps_for, unit_deps
@@ -16,10 +16,6 @@ CLOUD_CONFIG_TEMPLATE = "cloud-config.yaml.j2"
 #: OCI caps an instance's metadata (every key, user_data included) at 32,000 bytes
 #: (oracle/terraform-provider-oci website/docs/r/core_instance.html.markdown, `metadata`).
 OCI_METADATA_LIMIT = 32_000
-#: Room kept for the other keys: SSH public keys (an RSA-4096 key is ~750 bytes), OCIDs, IPs.
-OTHER_KEYS_RESERVE = 4_000
-#: The most base64 user_data a node may carry; past it, synth refuses the node.
-MAX_USER_DATA_B64 = OCI_METADATA_LIMIT - OTHER_KEYS_RESERVE
 
 
 def render_node_file(ctx: NodeContext, f: NodeFile) -> str:
@@ -63,19 +59,7 @@ def compress(cloud_config: str) -> bytes:
     return gzip.compress(cloud_config.encode(), compresslevel=9, mtime=0)
 
 
-def user_data_b64(ctx: NodeContext) -> str:
-    """The base64 user_data of node `ctx`; UserError when it would not fit OCI's metadata."""
-    text = render_cloud_config(ctx)
-    b64 = base64.b64encode(compress(text)).decode()
-    if len(b64) > MAX_USER_DATA_B64:
-        raise UserError(
-            f"stack {ctx.node.stack!r} node {ctx.node.index}: user_data is {len(b64)} bytes "
-            f"(gzip, base64), over the {MAX_USER_DATA_B64} OCI's {OCI_METADATA_LIMIT}-byte "
-            "metadata cap leaves it; shorten engine.extra_args or drop a step"
-        )
-    return b64
-
-
 def decode_user_data(b64: str) -> str:
-    """The cloud-config inside a node's base64 user_data (for reviewers and tests)."""
+    """The cloud-config inside a node's base64 user_data (for reviewers and tests); gzip's
+    concatenated members (stage 0 has two) read as one stream."""
     return gzip.decompress(base64.b64decode(b64)).decode()

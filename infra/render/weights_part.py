@@ -96,7 +96,7 @@ class _Unannotated(ast.NodeTransformer):
 @cache
 def shipped_fetcher() -> str:
     """infra/weights/fetch.py without its docstrings and annotations: the same code, fewer
-    user_data bytes.
+    bundle bytes.
 
     The module docstring keeps its first line, which says on the node what the file is, and
     where the rest is. ast.unparse keeps the 3.6-compatible syntax of the source; comments and

@@ -94,7 +94,7 @@ class NodeGroup(Spec):
         default=None,
         description=(
             "RDMA placement: compute_cluster (instances launched one by one, each with its own "
-            "cloud-config) or cluster_network (one instance pool; nodes learn their index from "
+            "user_data) or cluster_network (one instance pool; nodes learn their index from "
             "a roster at boot). Multi-node plans get a compute cluster without asking."
         ),
     )

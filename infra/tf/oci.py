@@ -835,6 +835,11 @@ class ObjectStorageObject(Resource[ObjectStorageObjectArgs]):
 
     tf_type = "oci_objectstorage_object"
 
+    @property
+    def object(self) -> str:
+        """Its name, as a reference: what names it waits for it."""
+        return self.attr("object")
+
 
 @dataclass(frozen=True)
 class VolumeSourceDetails(Args):

@@ -3,7 +3,7 @@
 
 Shipped to every node (docs/weights.md) and run with the node's own Python (3.6 on Oracle Linux
 8, newer on Ubuntu) and the standard library alone, so it avoids 3.7+ syntax and modules.
-Docstrings and comments are dropped from the shipped copy; only code costs user_data bytes.
+Docstrings and comments are dropped from the shipped copy; only code costs bundle bytes.
 
 Sources:
   --base-url URL   GET URL + PREFIX/NAME: a bucket's read-only PAR (https://objectstorage.
@@ -145,20 +145,40 @@ def get_json(src: Source, url: str) -> Any:
 
 
 def entries_from(doc: Any) -> List[Entry]:
-    """The files a manifest document lists."""
+    """The files a manifest document lists; Failure says what is wrong with a broken one."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise Failure("the manifest is not a {} document".format(FORMAT))
+    files = doc.get("files")
+    if not isinstance(files, list):
+        raise Failure("the manifest has no list of files")
     out = []
-    for f in doc["files"]:
-        name = str(f["name"])
+    for i, f in enumerate(files):
+        if not isinstance(f, dict):
+            raise Failure("the manifest's files[{}] is not an object".format(i))
+        name, size = f.get("name"), f.get("size")
+        sha, sha1 = f.get("sha256", ""), f.get("git_sha1", "")
+        if not isinstance(name, str) or not name:
+            raise Failure("the manifest's files[{}] has no name".format(i))
         if name.startswith("/") or ".." in name.split("/"):
             raise Failure("the manifest names an unsafe path {!r}".format(name))
-        out.append(Entry(name, int(f["size"]), f.get("sha256", ""), f.get("git_sha1", "")))
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise Failure("the manifest gives {} the size {!r}".format(name, size))
+        hexes = isinstance(sha, str) and isinstance(sha1, str)
+        if not (hexes and re.match(r"[0-9a-f]{64}\Z|[0-9a-f]{40}\Z", sha or sha1)):
+            raise Failure("the manifest gives {} no sha256".format(name))
+        out.append(Entry(name, size, sha, sha1))
     return out
 
 
-def hub_entries(info: Dict[str, Any]) -> List[Entry]:
+def hub_entries(info: Any) -> List[Entry]:
     """Files to pull, from GET /api/models/ID/revision/REV?blobs=true."""
+    try:
+        return _hub_entries(info)
+    except (AttributeError, KeyError, TypeError, ValueError) as err:
+        raise Failure("the hub's file list is malformed ({!r})".format(err)) from None
+
+
+def _hub_entries(info: Dict[str, Any]) -> List[Entry]:
     sibs = info.get("siblings") or []
     st = any(s["rfilename"].endswith(".safetensors") for s in sibs)
     out = []
@@ -250,47 +270,21 @@ class Pull:
         self.lock = threading.Lock()
         self.fetched = 0
         self.hash_s = 0.0
-        # Files verified before, by (size, mtime, hash): a reboot does not hash 700 GB again.
-        self.state = args.state
-        self.stamps: Dict[str, List[Any]] = {}
-        try:
-            with open(self.state) as fh:
-                self.stamps = json.load(fh)
-        except (TypeError, OSError, ValueError):
-            pass
-
-    def _stamp(self, path: str, e: Entry) -> List[Any]:
-        st = os.stat(path)
-        return [st.st_size, st.st_mtime_ns, e.sha256 or e.git_sha1]
-
-    def stamp(self, path: str, e: Entry) -> None:
-        with self.lock:
-            self.stamps[path] = self._stamp(path, e)
-            if self.state:
-                self.stamp_all()
-
-    def stamp_all(self) -> None:
-        tmp = "{}.{}.tmp".format(self.state, os.getpid())
-        with open(tmp, "w") as fh:
-            json.dump(self.stamps, fh)
-        os.replace(tmp, self.state)
 
     def check(self, path: str, e: Entry) -> Optional[str]:
         t0 = time.monotonic()
         problem = verify_file(path, e)
         with self.lock:
             self.hash_s += time.monotonic() - t0
-        if problem is None:
-            self.stamp(path, e)
         return problem
 
     def present(self, e: Entry) -> bool:
-        """A file already in DEST counts once verified; a bad one is removed, never served."""
+        """A file already in DEST counts once its bytes hash to the manifest's, on every run:
+        bit rot keeps size and mtime, so no stamp can stand in for the content (issue 17).
+        A bad one is removed, never served."""
         path = os.path.join(self.dest, e.name)
         if not os.path.exists(path):
             return False
-        if self.stamps.get(path) == self._stamp(path, e):
-            return True
         problem = self.check(path, e)
         if problem is None:
             return True
@@ -375,7 +369,6 @@ class Pull:
         os.makedirs(os.path.dirname(final), exist_ok=True)
         os.replace(part, final)
         os.remove(part + ".done")
-        self.stamp(final, e)
 
     def rounds(self, missing: List[Entry]) -> List[str]:
         """Fetch `missing`, three rounds at most; what is still wrong, one line per file."""
@@ -437,13 +430,10 @@ class Pull:
         with multiprocessing.get_context("fork").Pool(procs, _die_with_parent) as pool:
             results = pool.map(_child, range(procs))
         failed: List[str] = []
-        for errs, fetched, hash_s, stamps in results:
+        for errs, fetched, hash_s in results:
             failed += errs
             self.fetched += fetched
             self.hash_s += hash_s
-            self.stamps.update(stamps)
-        if self.state:
-            self.stamp_all()
         return failed
 
 
@@ -456,10 +446,10 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None).prctl(1, 9)
 
 
-def _child(i: int) -> Tuple[List[str], int, float, Dict[str, List[Any]]]:
+def _child(i: int) -> Tuple[List[str], int, float]:
     job, groups = _FORKED
     errs = job.rounds(groups[i])
-    return errs, job.fetched, job.hash_s, job.stamps
+    return errs, job.fetched, job.hash_s
 
 
 # --- sources --------------------------------------------------------------------------------
@@ -472,9 +462,15 @@ def _q(name: str) -> str:
 def _instance_principal() -> Signer:
     try:
         import oci  # type: ignore[import-not-found,unused-ignore]  # weights.sh installs it
-        import requests  # type: ignore[import-untyped,unused-ignore]
     except ImportError as err:
         raise Failure("instance principal signing needs the oci SDK ({})".format(err)) from None
+    # The SDK signs a requests PreparedRequest, and vendors its own requests for that
+    # (oci/_vendor/requests, what oci/base_client.py imports): top-level `requests` is no
+    # dependency of `oci` and is absent from its venv (issue 18, finding 1).
+    try:
+        from oci._vendor import requests  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # a distribution's build that unbundles it depends on requests
+        import requests  # type: ignore[import-untyped,unused-ignore]
     signer = oci.auth.signers.InstancePrincipalsSecurityTokenSigner()
 
     def sign(url: str, headers: Headers) -> Headers:
@@ -521,27 +517,39 @@ def source(args: Any) -> Tuple[Source, List[Entry]]:
         info = get_json(
             hub, "{}/api/models/{}/revision/{}?blobs=true".format(base, args.hub, _q(args.revision))
         )
+        entries = hub_entries(info)
         rev = info.get("sha") or args.revision
         return hub._replace(
             url=lambda n: "{}/{}/resolve/{}/{}".format(base, args.hub, rev, _q(n))
-        ), hub_entries(info)
+        ), entries
     prefix = args.prefix.strip("/") + "/" if args.prefix.strip("/") else ""
     if args.base_url:
         base = args.base_url.rstrip("/") + "/"
         src = Source("the bucket", lambda n: base + _q(prefix + n), None)
     else:
         region, ns, bucket = args.oci.split("/")
-        base = "https://objectstorage.{}.oraclecloud.com/n/{}/b/{}/o/".format(region, ns, bucket)
+        host = args.oci_endpoint or "https://objectstorage.{}.oraclecloud.com".format(region)
+        base = "{}/n/{}/b/{}/o/".format(host.rstrip("/"), ns, bucket)
         src = Source("bucket " + bucket, lambda n: base + _q(prefix + n), _instance_principal())
     # Policies and PARs take effect a little after `terraform apply` returns.
     deadline = time.monotonic() + args.auth_wait
     while True:
         try:
-            return src, entries_from(get_json(src, src.url(MANIFEST)))
+            doc = get_json(src, src.url(MANIFEST))
+            break
         except urllib.error.HTTPError as err:
             if err.code not in (401, 403, 404) or time.monotonic() > deadline:
                 raise
             time.sleep(10)
+    try:
+        return src, entries_from(doc)
+    except Failure as err:
+        # Reached and read, but broken: a cached manifest is no answer to that.
+        raise Failure(
+            "{} in {} is broken: {}; run `gpuform weights push` again".format(
+                MANIFEST, _safe(src.url(MANIFEST)), str(err).replace("the manifest", "it")
+            )
+        ) from None
 
 
 def _refused(args: Any) -> str:
@@ -615,7 +623,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         ("--hub-endpoint", None),
         ("--hub-token-file", None),
         ("--prefix", ""),
-        ("--state", None),
+        ("--oci-endpoint", None),  # another realm's Object Storage, or a stand-in's
+        ("--state", None),  # ignored: a warm cache is hashed on every run, not stamped
         ("--log", None),
     ):
         p.add_argument(flag, default=default)

@@ -1,10 +1,12 @@
-"""`gpuform weights push`: a model folder to a bucket, manifest last, only what is missing.
+"""`gpuform weights push`: a model folder to a bucket, manifest last, only what differs.
 
-Every file is hashed first (the manifest needs its sha256, and parts upload out of order), then
-the files the bucket lacks go up through one s3transfer manager: parallel multipart uploads,
-each object carrying its sha256 as user metadata so a later run can tell a finished upload of
-the same bytes from a stale one even before a manifest exists. The manifest goes up last: a
-bucket with a manifest holds every file it lists.
+The bucket is asked first (a wrong name, key or endpoint fails before hours of hashing). Every
+file is then hashed (the manifest needs its sha256, and parts upload out of order), and each
+object already in the bucket is judged by its own content record: its size and the sha256 it
+carries as user metadata, written with the object by the upload that made it. The old
+manifest's word is not taken for an object's bytes: an interrupted push may have replaced
+objects it lists (issue 17). When anything must go up, the old manifest is withdrawn first and
+the new one goes up last, so a prefix with a manifest holds exactly the bytes it lists.
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from boto3.s3.transfer import TransferConfig, create_transfer_manager
-from botocore.exceptions import ClientError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -31,8 +33,8 @@ from rich.progress import (
 )
 from s3transfer.subscribers import BaseSubscriber
 
-from ..errors import UserError
-from .manifest import NAME, FileEntry, Manifest, build
+from .manifest import NAME, FileEntry, build
+from .s3 import check_bucket, check_prefix, talking_to
 
 SHA_META = "sha256"
 """User metadata key (x-amz-meta-sha256; opc-meta-sha256 in OCI's own API)."""
@@ -51,42 +53,37 @@ def key(prefix: str, name: str) -> str:
     return f"{prefix.strip('/')}/{name}" if prefix.strip("/") else name
 
 
-def remote_state(s3: Any, bucket: str, prefix: str) -> tuple[dict[str, int], dict[str, str]]:
-    """(object key -> size) under `prefix`, and (file name -> sha256) of its manifest."""
+def object_sizes(s3: Any, bucket: str, prefix: str) -> dict[str, int]:
+    """(object key -> size) under `prefix`."""
     sizes: dict[str, int] = {}
-    start = key(prefix, "")
-    try:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=start):
+    with talking_to(s3, bucket, "listing the bucket"):
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=key(prefix, "")
+        ):
             for obj in page.get("Contents", []):
                 sizes[obj["Key"]] = int(obj["Size"])
-    except ClientError as err:
-        raise UserError(f"--bucket = {bucket!r}: {_says(err)}") from None
-    shas: dict[str, str] = {}
-    if key(prefix, NAME) in sizes:
-        body = s3.get_object(Bucket=bucket, Key=key(prefix, NAME))["Body"].read()
-        try:
-            shas = {f.name: f.sha256 for f in Manifest.from_json(body, "the bucket's").files}
-        except UserError:
-            shas = {}  # a broken manifest is replaced; every object is checked by its metadata
-    return sizes, shas
+    return sizes
 
 
-def _says(err: ClientError) -> str:
-    e = err.response.get("Error", {})
-    return f"{e.get('Code', '?')}: {e.get('Message', '')}".rstrip(": ")
+def object_shas(s3: Any, bucket: str, keys: list[str], workers: int) -> dict[str, str]:
+    """(object key -> the sha256 its upload recorded, or "" when none did), HEADs in parallel."""
+
+    def head(k: str) -> str:
+        meta = s3.head_object(Bucket=bucket, Key=k).get("Metadata", {})
+        return str(meta.get(SHA_META, ""))
+
+    with talking_to(s3, bucket, "reading object metadata"), ThreadPoolExecutor(workers) as pool:
+        return dict(zip(keys, pool.map(head, keys), strict=True))
 
 
-def needs_upload(
-    s3: Any, bucket: str, prefix: str, f: FileEntry, sizes: dict[str, int], shas: dict[str, str]
-) -> bool:
-    """Whether the bucket lacks `f`'s exact bytes (size and sha256 decide)."""
-    k = key(prefix, f.name)
-    if sizes.get(k) != f.size:
-        return True
-    if f.name in shas:
-        return shas[f.name] != f.sha256
-    meta = s3.head_object(Bucket=bucket, Key=k).get("Metadata", {})
-    return bool(meta.get(SHA_META) != f.sha256)
+def to_upload(
+    s3: Any, bucket: str, prefix: str, files: tuple[FileEntry, ...], workers: int
+) -> list[FileEntry]:
+    """The files whose exact bytes the bucket lacks: a size or sha256 of its own that differs."""
+    sizes = object_sizes(s3, bucket, prefix)
+    same_size = [f for f in files if sizes.get(key(prefix, f.name)) == f.size]
+    shas = object_shas(s3, bucket, [key(prefix, f.name) for f in same_size], workers)
+    return [f for f in files if shas.get(key(prefix, f.name)) != f.sha256]
 
 
 class _Progress(BaseSubscriber):  # type: ignore[misc]
@@ -122,14 +119,22 @@ def push(
     console: Console | None = None,
 ) -> PushResult:
     """Upload what `bucket`/`prefix` lacks of `root`, then the manifest."""
+    check_bucket(bucket)
+    check_prefix(prefix)
     console = console or Console(stderr=True)
     t0 = time.monotonic()
+    with talking_to(s3, bucket, "opening the bucket"):
+        s3.head_bucket(Bucket=bucket)
     with _bar(console) as progress:
         hashing = progress.add_task("hashing", total=_size(root))
         manifest = build(root, workers, lambda n: progress.advance(hashing, n))
         progress.remove_task(hashing)
-    sizes, shas = remote_state(s3, bucket, prefix)
-    todo = [f for f in manifest.files if needs_upload(s3, bucket, prefix, f, sizes, shas)]
+    todo = to_upload(s3, bucket, prefix, manifest.files, workers)
+    if todo:
+        # From here until the new manifest is up, the prefix's objects and the old manifest may
+        # disagree: without a manifest, nodes and `weights ls` say the push is unfinished.
+        with talking_to(s3, bucket, "withdrawing the old manifest"):
+            s3.delete_object(Bucket=bucket, Key=key(prefix, NAME))
     part = part_size_mb << 20
     config = TransferConfig(
         multipart_threshold=part,
@@ -138,7 +143,11 @@ def push(
         use_threads=True,
     )
     total = sum(f.size for f in todo)
-    with _bar(console) as progress, create_transfer_manager(s3, config) as tm:
+    with (
+        talking_to(s3, bucket, "uploading"),
+        _bar(console) as progress,
+        create_transfer_manager(s3, config) as tm,
+    ):
         task: TaskID = progress.add_task(f"uploading {len(todo)} file(s)", total=total)
         done = _Progress(lambda n: progress.advance(task, n))
         futures = [
@@ -152,16 +161,14 @@ def push(
             for f in todo
         ]
         for fut in futures:
-            try:
-                fut.result()
-            except ClientError as err:
-                raise UserError(f"--bucket = {bucket!r}: upload failed, {_says(err)}") from None
-    s3.put_object(
-        Bucket=bucket,
-        Key=key(prefix, NAME),
-        Body=manifest.to_json().encode(),
-        ContentType="application/json",
-    )
+            fut.result()
+    with talking_to(s3, bucket, "uploading the manifest"):
+        s3.put_object(
+            Bucket=bucket,
+            Key=key(prefix, NAME),
+            Body=manifest.to_json().encode(),
+            ContentType="application/json",
+        )
     return PushResult(
         uploaded=tuple(f.name for f in todo),
         skipped=tuple(f.name for f in manifest.files if f not in todo),

@@ -78,6 +78,8 @@ class NodeReport:
     imds_requests: list[str] = field(default_factory=list)
     roster_requests: list[str] = field(default_factory=list)
     """This node's GETs of a cluster network's roster, with the status each got."""
+    bundle_requests: list[str] = field(default_factory=list)
+    """This node's GETs of bundles, with the status each got."""
     cloud_init_output: str = ""
     console_tail: str = ""
     seconds: dict[str, float] = field(default_factory=dict)

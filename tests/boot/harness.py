@@ -31,6 +31,7 @@ from . import container as ct
 from . import firewall, network, rootfs
 from . import plan as plan_mod
 from .collect import NodeReport, collect, wait_cloud_init, wait_settled
+from .objectstore import object_file
 from .overlay import overlay
 from .plan import NodePlan, plan_stack
 
@@ -69,6 +70,8 @@ def boot_stack(
     bridge: Bridge | None = None,
     only: Collection[int] | None = None,
     roster: Callable[[str], str] | None = None,
+    tamper: Callable[[bytes], bytes] | None = None,
+    store: str = "",
 ) -> list[NodeReport]:
     """Boot all nodes of `stack` together (workers need their head) and report on each.
 
@@ -78,12 +81,16 @@ def boot_stack(
     running containers by node index: for tests that act across live nodes. `bridge` serves
     something on the private network's switch and may seed files into each node's root.
 
-    A cluster network's roster is published once every node has started, as Terraform writes
-    it once the pool runs; `roster` may rewrite it first (a stale roster, say).
+    Every node's bundle is in the Object Storage stand-in before any node boots, as
+    Terraform uploads it before it launches the instances; `tamper` may change each object's
+    bytes first (one byte, say), and `store` points the nodes' bundle URLs elsewhere (a bucket
+    that cannot be reached). A cluster network's roster is published once every node has
+    started, as Terraform writes it once the pool runs; `roster` may rewrite it first (a stale
+    roster, say).
     """
     plans = [
         p
-        for p in plan_stack(stack, bridge.weights_url if bridge else "")
+        for p in plan_stack(stack, bridge.weights_url if bridge else "", store)
         if only is None or p.index in only
     ]
     base = rootfs.ensure_rootfs()
@@ -97,9 +104,13 @@ def boot_stack(
         stack_ctx.callback(network.destroy, net)
         if bridge is not None:
             stack_ctx.enter_context(bridge.serve(net.switch))
-        roster_file = logs / "roster"
-        if plans and plans[0].roster:
-            stack_ctx.enter_context(_roster_server(net.switch, stack, roster_file, logs, limits))
+        objects = logs / "objects"
+        objects.mkdir()
+        for path, body in {o for p in plans for o in p.objects}:
+            object_file(objects, path).write_bytes(tamper(body) if tamper else body)
+        roster_file = object_file(objects, plan_mod.roster_object_path(stack))
+        if plans:
+            stack_ctx.enter_context(_object_store(net.switch, stack, objects, logs, limits))
         booted: list[tuple[NodeReport, ct.Container | None, Path, Path, Path]] = []
         for plan, report, node_net in zip(plans, reports, net.nodes, strict=True):
             started = time.monotonic()
@@ -132,7 +143,7 @@ def boot_stack(
             booted.append((report, c, copy.root, copy.upper, node_logs))
         if plans and plans[0].roster:
             live = [r.plan for r, c, *_ in booted if c is not None]
-            _await_roster_polls(logs / "roster-requests.log", live, limits.cloud_init)
+            _await_roster_polls(logs / "store-requests.log", live, limits.cloud_init)
             text = roster(plans[0].roster) if roster else plans[0].roster
             tmp = roster_file.with_suffix(".tmp")
             tmp.write_text(text)
@@ -141,11 +152,13 @@ def boot_stack(
             if running is not None:
                 _observe(running, report, root, upper, limits)
             report.imds_requests = _lines(node_logs / "imds-requests.log")
-            report.roster_requests = [
+            mine = [
                 line.split(" ", 1)[1]
-                for line in _lines(logs / "roster-requests.log")
+                for line in _lines(logs / "store-requests.log")
                 if line.split(" ", 1)[0] == str(report.plan.address.ip)
             ]
+            report.roster_requests = [r for r in mine if "/o/roster " in r]
+            report.bundle_requests = [r for r in mine if "/o/bundle-" in r]
             report.console_tail = "\n".join(_lines(node_logs / "console.log")[-40:])
         _probe_firewalls(net, booted)
         if while_up is not None:
@@ -216,23 +229,26 @@ def _imds(netns: str, plan: NodePlan, logs: Path, timeout_s: float) -> Iterator[
 
 
 @contextmanager
-def _roster_server(
-    switch_netns: str, stack: AnyStack, file: Path, logs: Path, limits: Limits
+def _object_store(
+    switch_netns: str, stack: AnyStack, directory: Path, logs: Path, limits: Limits
 ) -> Iterator[None]:
-    """The roster's PAR stand-in (tests/boot/roster.py) on the switch, 404 until published."""
-    address = plan_mod.roster_address(stack)
+    """The Object Storage stand-in (tests/boot/objectstore.py) on the switch: the bundles'
+    and the roster's PARs; the roster is 404 until published."""
+    address = plan_mod.store_address(stack)
     network.add_address(switch_netns, address)
-    ready, err = logs / "roster.ready", logs / "roster.stderr"
+    ready, err = logs / "store.ready", logs / "store.stderr"
     with err.open("wb") as err_fh:
         proc = subprocess.Popen(
-            ["ip", "netns", "exec", switch_netns, sys.executable, "-m", "tests.boot.roster",
-             "--address", str(address.ip), "--port", str(plan_mod.ROSTER_PORT),
-             "--path", plan_mod.roster_object_path(stack), "--file", str(file),
-             "--log", str(logs / "roster-requests.log"), "--ready", str(ready)],
+            ["ip", "netns", "exec", switch_netns, sys.executable, "-m", "tests.boot.objectstore",
+             "--address", str(address.ip), "--port", str(plan_mod.STORE_PORT),
+             "--dir", str(directory), "--log", str(logs / "store-requests.log"),
+             "--ready", str(ready)],
             cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err_fh,
         )  # fmt: skip
     try:
-        _wait_ready(proc, ready, err, limits.imds_start, f"roster stand-in in {switch_netns}")
+        _wait_ready(
+            proc, ready, err, limits.imds_start, f"Object Storage stand-in in {switch_netns}"
+        )
         yield
     finally:
         _stop(proc)
@@ -244,7 +260,7 @@ def _await_roster_polls(log: Path, plans: list[NodePlan], timeout_s: float) -> N
     deadline = time.monotonic() + timeout_s
     want = {str(p.address.ip) for p in plans}
     while time.monotonic() < deadline:
-        asked = {line.split(" ", 1)[0] for line in _lines(log) if line.endswith(" 404")}
+        asked = {line.split(" ", 1)[0] for line in _lines(log) if line.endswith("/o/roster 404")}
         if want <= asked:
             return
         time.sleep(0.2)

@@ -1,9 +1,11 @@
-"""What one booted node gets: its rendered cloud-config, NoCloud meta-data and IMDS document.
+"""What one booted node gets: its stage-0 user_data, NoCloud meta-data, IMDS document and the
+bundle objects it fetches.
 
 Everything comes from gpuform's node plan (infra.node_plan), the same plan Terraform's
-NodeGroup reads: roles, heads, hostnames, metadata keys and the gzip user_data OCI would carry,
-so the harness never restates a key name or decides a role. Apply-time values are fakes shaped
-like the real ones.
+NodeGroup reads: roles, heads, hostnames, metadata keys, the gzip user_data OCI would carry and
+the bundles Terraform uploads, so the harness never restates a key name or decides a role.
+Apply-time values are fakes shaped like the real ones: the bundles' and roster's URLs are
+PAR-shaped URLs of the harness's Object Storage stand-in (tests/boot/objectstore.py).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any, overload
 from infra import node_metadata
 from infra.engines import driver
 from infra.node_plan import NodePlan as InfraNodePlan
-from infra.node_plan import plan_nodes, pool_bootstrap_files, pool_cloud_config, pool_user_data_b64
+from infra.node_plan import plan_nodes, pool_stage0
+from infra.render.bundle import Bundle
 from infra.render.context import serve_inputs
 from infra.sizing import settings as sizing
 from infra.sizing.settings import StackSizes
@@ -72,6 +75,9 @@ class NodePlan:
     roster: str = ""
     """A cluster network's roster, as Terraform writes it ("" elsewhere): the same on every node."""
     roster_url: str = ""
+    objects: tuple[tuple[str, bytes], ...] = ()
+    """The bundle objects it may fetch, as (URL path behind a PAR, content) pairs."""
+    bundle_sha256: str = ""
 
     @property
     def vnics(self) -> list[dict[str, Any]]:
@@ -124,39 +130,59 @@ def addresses(stack: AnyStack, count: int) -> list[IPv4Interface]:
     return [IPv4Interface(f"{net.network_address + 10 + i}/{net.prefixlen}") for i in range(count)]
 
 
-def roster_address(stack: AnyStack) -> IPv4Interface:
-    """Where the roster's stand-in listens on the switch: the private subnet's second-last host
-    (the weight bucket's bridge takes the last)."""
+def store_address(stack: AnyStack) -> IPv4Interface:
+    """Where the Object Storage stand-in listens on the switch: the private subnet's
+    second-last host (the weight bucket's bridge takes the last)."""
     net = stack.deployment.private_subnet_cidr
     return IPv4Interface(f"{net.broadcast_address - 2}/{net.prefixlen}")
 
 
-ROSTER_PORT = 8080
+STORE_PORT = 8080
+
+
+def store_url(stack: AnyStack) -> str:
+    return f"http://{store_address(stack).ip}:{STORE_PORT}"
+
+
+def _object_path(stack: AnyStack, token: str, name: str) -> str:
+    """An object's path as a PAR's access_uri spells it: each PAR has a token of its own."""
+    return f"/p/{token}/n/gpuformboot/b/{stack.name}-boot/o/{name}"
 
 
 def roster_object_path(stack: AnyStack) -> str:
-    """The roster's path as a PAR's access_uri spells it."""
-    return f"/p/gpuform-boot-par/n/gpuformboot/b/{stack.name}-roster/o/roster"
+    return _object_path(stack, "gpuform-boot-par-roster", "roster")
+
+
+def bundle_object_path(stack: AnyStack, bundle: Bundle) -> str:
+    return _object_path(stack, f"gpuform-boot-par-{bundle.sha256[:12]}", bundle.object_name)
+
+
+def _objects(stack: AnyStack, bundles: tuple[Bundle, ...]) -> tuple[tuple[str, bytes], ...]:
+    return tuple((bundle_object_path(stack, b), b.object_text.encode()) for b in bundles)
 
 
 def _instance_id(stack: AnyStack, index: int) -> str:
     return f"ocid1.instance.oc1.iad.gpuformboot{stack.name.replace('-', '')}{index}"
 
 
-def plan_stack(stack: AnyStack, weights_url: str = "") -> list[NodePlan]:
+def plan_stack(stack: AnyStack, weights_url: str = "", store: str = "") -> list[NodePlan]:
     """One plan per node of `stack`, the head first; `weights_url` stands in for a PAR's.
 
-    On a cluster network every node gets the same user_data and metadata, as an instance
-    configuration gives them, and finds its index in the roster the harness serves.
+    Bundle URLs name the Object Storage stand-in at `store` (http://HOST:PORT, the harness's
+    own by default; another, to show a bucket that cannot be reached). On a cluster network
+    every node gets the same user_data and metadata, as an instance configuration gives them,
+    and finds its index in the roster the harness serves.
     """
     booted, note = booted_stack(stack)
     settings = sizing.resolve(booted)
     nodes = plan_nodes(booted, settings)
     addrs = addresses(booted, len(nodes))
+    store = store or store_url(booted)
     if nodes[0].placement == "cluster_network":
-        return _pool_plans(booted, settings, nodes, addrs, weights_url, note)
+        return _pool_plans(booted, settings, nodes, addrs, weights_url, note, store)
     plans = []
     for node in nodes:
+        objects = _objects(booted, (node.bundle,))
         values = node_metadata.ApplyTimeValues(
             ssh_authorized_keys=FAKE_SSH_KEY,
             # As Terraform sets it: only an engine that checks a key gets a secret.
@@ -167,6 +193,7 @@ def plan_stack(stack: AnyStack, weights_url: str = "") -> list[NodePlan]:
             head_ip="" if node.role == "head" else str(addrs[node.head].ip),
             weights_url=weights_url,
             hub_token_secret_id=_hub_token_secret(booted),
+            bundle_urls=" ".join(store + path for path, _ in objects),
         )
         metadata = dict(node.metadata(values))
         instance_id = _instance_id(booted, node.index)
@@ -180,16 +207,18 @@ def plan_stack(stack: AnyStack, weights_url: str = "") -> list[NodePlan]:
                 address=addrs[node.index],
                 role_name=node.role,
                 user_data=base64.b64decode(metadata[node_metadata.USER_DATA]),
-                cloud_config=node.cloud_config,
+                cloud_config=node.stage0.cloud_config,
                 meta_data=f"instance-id: {instance_id}\nlocal-hostname: {node.hostname}\n",
                 document=_document(booted, node.index, instance_id, node.hostname, metadata),
-                files=node.files,
+                files={**node.stage0.files_installed(), **node.files},
                 steps=node.steps,
                 os_note=note,
                 vcn_cidr=str(booted.deployment.vcn_cidr),
                 served_ports=_served_ports(booted, settings, node.index, node.serves_http),
                 peers_all_tcp=settings.topology.nodes_per_replica > 1,
                 instance_id=instance_id,
+                objects=objects,
+                bundle_sha256=node.bundle.sha256,
             )
         )
     return plans
@@ -202,9 +231,12 @@ def _pool_plans(
     addrs: list[IPv4Interface],
     weights_url: str,
     note: str,
+    store: str,
 ) -> list[NodePlan]:
-    url = f"http://{roster_address(stack).ip}:{ROSTER_PORT}{roster_object_path(stack)}"
-    b64 = pool_user_data_b64(nodes)
+    url = store_url(stack) + roster_object_path(stack)
+    stage0 = pool_stage0(nodes)
+    b64 = stage0.user_data_b64
+    objects = _objects(stack, stage0.bundles)
     values = node_metadata.ApplyTimeValues(
         ssh_authorized_keys=FAKE_SSH_KEY,
         api_key_secret_id=(
@@ -214,6 +246,7 @@ def _pool_plans(
         weights_url=weights_url,
         roster_url=url,
         hub_token_secret_id=_hub_token_secret(stack),
+        bundle_urls=" ".join(store + path for path, _ in objects),
     )
     metadata = dict(
         node_metadata.pool_metadata(
@@ -222,9 +255,7 @@ def _pool_plans(
     )
     ids = [_instance_id(stack, n.index) for n in nodes]
     roster = "".join(f"{n.index} {ids[n.index]} {addrs[n.index].ip}\n" for n in nodes)
-    shared = pool_bootstrap_files(nodes)
-    bootstrap = {p: c for p, c in shared.items() if "/pool/" not in p}
-    cloud_config = pool_cloud_config(nodes)
+    bootstrap = stage0.files_installed()
     # An instance pool names its instances; gpuform cannot give them hostname labels.
     hostnames = [f"inst-{i:05d}-{stack.name}" for i in range(len(nodes))]
     return [
@@ -237,7 +268,7 @@ def _pool_plans(
             address=addrs[n.index],
             role_name=n.role,
             user_data=base64.b64decode(b64),
-            cloud_config=cloud_config,
+            cloud_config=stage0.cloud_config,
             meta_data=f"instance-id: {ids[n.index]}\nlocal-hostname: {hostnames[n.index]}\n",
             document=_document(stack, n.index, ids[n.index], hostnames[n.index], metadata),
             files={**bootstrap, **n.files},
@@ -249,6 +280,8 @@ def _pool_plans(
             instance_id=ids[n.index],
             roster=roster,
             roster_url=url,
+            objects=objects,
+            bundle_sha256=n.bundle.sha256,
         )
         for n in nodes
     ]

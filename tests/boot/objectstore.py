@@ -1,11 +1,12 @@
-"""A stand-in for the roster object behind its read-only PAR, on a booted stack's private network.
+"""A stand-in for Object Storage behind read-only PARs, on a booted stack's private network.
 
 Object Storage answers GET /p/TOKEN/n/NAMESPACE/b/BUCKET/o/OBJECT with the object, or 404
-until it exists. The harness plays Terraform: it writes the roster file only once the pool's
-nodes run, as `terraform apply` creates the object only after the cluster network is RUNNING
-and its instances' addresses are read (docs/cluster-network.md). Runs in the switch namespace:
+while it does not exist. Each object is a file in --dir named by its whole URL path, quoted
+(`urllib.parse.quote(path, safe="")`): the harness writes the bundles before any node boots,
+as Terraform uploads them before it launches the instances, and the roster only once the
+pool's nodes run (docs/cluster-network.md). Runs in the switch namespace:
 
-    python -m tests.boot.roster --address A --port P --path /p/... --file F --log L --ready R
+    python -m tests.boot.objectstore --address A --port P --dir D --log L --ready R
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ import argparse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
+
+
+def object_file(directory: Path, path: str) -> Path:
+    """Where the object served at URL path `path` lives."""
+    return directory / quote(path, safe="")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -23,8 +29,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
         body, status = b'{"code": "ObjectNotFound"}\n', 404
-        if path == self.server.object_path and self.server.file.is_file():
-            body, status = self.server.file.read_bytes(), 200
+        file = object_file(self.server.dir, path)
+        if path.startswith("/p/") and "/o/" in path and file.is_file():
+            body, status = file.read_bytes(), 200
         self.send_response(status)
         self.send_header("Content-Type", "text/plain" if status == 200 else "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -40,9 +47,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], object_path: str, file: Path, log: Path) -> None:
+    def __init__(self, address: tuple[str, int], directory: Path, log: Path) -> None:
         super().__init__(address, _Handler)
-        self.object_path, self.file, self.log = object_path, file, log
+        self.dir, self.log = directory, log
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -50,12 +57,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--address", required=True)
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--path", required=True)
-    parser.add_argument("--file", type=Path, required=True)
+    parser.add_argument("--dir", type=Path, required=True)
     parser.add_argument("--log", type=Path, required=True)
     parser.add_argument("--ready", type=Path, required=True)
     args = parser.parse_args(argv)
-    server = _Server((args.address, args.port), args.path, args.file, args.log)
+    server = _Server((args.address, args.port), args.dir, args.log)
     args.ready.write_text(f"{args.address}:{args.port}\n")
     server.serve_forever()
 
