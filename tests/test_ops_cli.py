@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from infra.ops import exits
 from tests.ops import lab as labs
-from tests.ops import sshd, stubs
+from tests.ops import remote, sshd, stubs
 from tests.ops.lab import run_gpuform
 
 pytestmark = [
@@ -240,3 +241,190 @@ def test_logs_prints_the_gpuform_journal_and_follows_until_interrupted(
     while os.path.exists(f"/proc/{remote}") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not os.path.exists(f"/proc/{remote}")
+
+
+def _popen(lab: labs.Lab, home: Path, args: list[str]) -> subprocess.Popen[str]:
+    """gpuform started in a process group of its own, as a terminal's foreground job is."""
+    from tests.conftest import GPUFORM
+
+    return subprocess.Popen(
+        lab.in_client([str(GPUFORM), *args]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=lab.client_env(home), start_new_session=True,
+    )  # fmt: skip
+
+
+def _ctrl_c(proc: subprocess.Popen[str], within_s: float) -> tuple[int | None, float]:
+    """Ctrl-C as a terminal sends it (SIGINT to the foreground group); (exit code, seconds)."""
+    started = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(timeout=within_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        return None, time.monotonic() - started
+    return proc.returncode, time.monotonic() - started
+
+
+def test_ctrl_c_on_exec_stops_the_command_on_every_node(lab: labs.Lab, home: Path) -> None:
+    sleeper = "sleep 777.125"
+    access = ["--inventory", str(lab.inventory_file()), "--identity", str(lab.key)]
+    proc = _popen(lab, home, ["exec", "opslab", *access, "--", sleeper])
+    try:
+        assert len(remote.appear(sleeper, 3, within_s=30)) == 3, proc.stderr
+        code, seconds = _ctrl_c(proc, within_s=10)
+    finally:
+        left = remote.gone(sleeper, within_s=10)
+    assert code == 130 and seconds < 10
+    assert left == [], f"{len(left)} node(s) still run {sleeper} after Ctrl-C"
+
+
+def test_a_changed_host_key_is_exit_2_in_every_command_and_wait_does_not_poll(
+    lab: labs.Lab, home: Path
+) -> None:
+    assert _gpuform(lab, home, "exec", "opslab", "--", "true").returncode == 0
+    lab.rekey_node(1)
+    changed = "opslab-node-1 (10.211.0.11): host key changed: it offers ssh-ed25519 "
+    for args in (
+        ("exec", "opslab", "--", "true"), ("status", "opslab", "--no-endpoint"),
+        ("logs", "opslab", "1"),
+        ("wait", "opslab", "--timeout", "60", "--interval", "1", "--no-endpoint"),
+    ):  # fmt: skip
+        started = time.monotonic()
+        r = _gpuform(lab, home, *args)
+        assert r.returncode == 2, (args, r.returncode, r.stderr)
+        assert changed in r.stdout + r.stderr, (args, r.stderr)
+        assert time.monotonic() - started < 20, args
+    assert r.stderr.splitlines()[0].startswith("stopped after ")
+
+
+def test_wait_with_a_silent_bastion_returns_within_its_timeout(
+    lab: labs.Lab, home: Path, tmp_path: Path
+) -> None:
+    # The bastion's address accepts TCP and never sends an SSH banner.
+    silent = sshd.start_hanging(netns=lab.client_ns, address=labs.CLIENT, workdir=tmp_path)
+    try:
+        started = time.monotonic()
+        r = run_gpuform(
+            lab, home, ["wait", "opslab", "--timeout", "4", "--interval", "1", "--no-endpoint",
+                        "--inventory", str(lab.inventory_file(bastion=labs.CLIENT)),
+                        "--identity", str(lab.key)],
+        )  # fmt: skip
+        seconds = time.monotonic() - started
+    finally:
+        silent.stop()
+    assert r.returncode == 1, r.stderr
+    # The bastion alone used to take 20 s (wait --timeout 10 took 31 s). The margin holds a
+    # minimum 3 s probe and Python's start-up on a busy 2-core runner.
+    assert seconds < 4 + 8, f"wait --timeout 4 took {seconds:.0f}s"
+    assert r.stderr.splitlines()[0] == "not ready after 4s; still missing:"
+
+
+def test_gpuform_ssh_to_a_silent_node_stops_on_ctrl_c_and_its_config_bounds_the_wait(
+    lab: labs.Lab, home: Path
+) -> None:
+    access = ["--inventory", str(lab.inventory_file()), "--identity", str(lab.key)]
+    lab.hang_node(2)
+    try:
+        proc = _popen(lab, home, ["ssh", "opslab", "2", *access])
+        time.sleep(3)  # ssh is through the bastion, waiting for node 2's banner
+        assert proc.poll() is None, proc.communicate()
+        code, seconds = _ctrl_c(proc, within_s=10)
+    finally:
+        lab.start_node(2)
+    assert code == 130 and seconds < 10, code
+    # The consumer reads the config: `ssh -G` prints what ssh will use for the node.
+    config = home / ".gpuform" / "opslab" / "ssh_config"
+    shown = subprocess.run(
+        ["ssh", "-G", "-F", str(config), "opslab-node-2"], capture_output=True, text=True,
+        timeout=30, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    assert {"connecttimeout 20", "serveraliveinterval 15", "serveralivecountmax 3"} <= set(shown)
+
+
+@pytest.mark.parametrize("after_lines", [0, 1, 3])
+def test_logs_follow_stops_on_the_first_ctrl_c_wherever_it_is(
+    lab: labs.Lab, home: Path, after_lines: int
+) -> None:
+    # One SIGINT, while connecting (0 lines) or while lines stream: exit 130 within seconds,
+    # and the remote journalctl is gone with it.
+    access = ["--inventory", str(lab.inventory_file()), "--identity", str(lab.key)]
+    pid_file = lab.node_dir(2) / "follow.pid"
+    pid_file.unlink(missing_ok=True)
+    proc = _popen(lab, home, ["logs", "opslab", "2", "--follow", *access])
+    assert proc.stdout is not None
+    for _ in range(after_lines):
+        assert proc.stdout.readline(), proc.stderr
+    if not after_lines:  # the bastion is reached (its first contact told), not yet the node
+        assert proc.stderr is not None
+        assert "first contact with bastion" in proc.stderr.readline()
+    code, seconds = _ctrl_c(proc, within_s=10)
+    assert code == 130 and seconds < 10, (code, seconds)
+    if pid_file.exists():
+        remote_pid = int(pid_file.read_text())
+        deadline = time.monotonic() + 10
+        while os.path.exists(f"/proc/{remote_pid}") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not os.path.exists(f"/proc/{remote_pid}")
+
+
+def test_a_command_that_ended_leaves_its_background_job_running(lab: labs.Lab, home: Path) -> None:
+    job = "sleep 305.75"
+    r = _gpuform(lab, home, "exec", "opslab", "--nodes", "0", "--", f"{job} >/dev/null 2>&1 &")
+    try:
+        assert r.returncode == 0, r.stderr
+        time.sleep(1)  # the channel is closed: a watcher that fired would have killed it by now
+        assert len(remote.running(job)) == 1
+    finally:
+        remote.gone(job, within_s=0)
+
+
+_DOWN = "down"  # the bastion's address refuses connections: the network is at fault
+TABLE_CASES = [
+    (["exec", "opslab", "--", "true"], None, exits.OK),
+    (["exec", "opslab", "--", "false"], None, exits.FAILED),
+    (["exec", "opslab", "--timeout", "5", "--", "true"], _DOWN, exits.FAILED),
+    (["exec", "opslab", "--nodes", "9", "--", "true"], None, exits.BAD_INPUT),
+    (["status", "opslab"], None, exits.OK),
+    (["status", "opslab"], _DOWN, exits.FAILED),
+    (["status", "Opslab"], None, exits.BAD_INPUT),
+    (["logs", "opslab", "0"], None, exits.OK),
+    (["logs", "opslab", "0"], _DOWN, exits.FAILED),
+    (["logs", "opslab", "node7"], None, exits.BAD_INPUT),
+    (["wait", "opslab", "--no-endpoint"], None, exits.OK),
+    (["wait", "opslab", "--timeout", "1", "--no-endpoint"], _DOWN, exits.FAILED),
+    (["wait", "opslab", "--timeout", "inf"], None, exits.BAD_INPUT),
+    (["ssh-config", "opslab"], None, exits.OK),
+    (["ssh-config", "../opslab"], None, exits.BAD_INPUT),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "bastion", "code"), TABLE_CASES, ids=[f"{a[0]}-{c}" for a, _, c in TABLE_CASES]
+)
+def test_every_command_follows_the_exit_code_table(
+    lab: labs.Lab, home: Path, args: list[str], bastion: str | None, code: int
+) -> None:
+    # Codes 2 for a changed host key and 130 for Ctrl-C: the tests above, for each command.
+    where = labs.CLIENT if bastion == _DOWN else labs.BASTION_PUBLIC
+    access = ["--inventory", str(lab.inventory_file(bastion=where)), "--identity", str(lab.key)]
+    split = args.index("--") if "--" in args else len(args)
+    r = run_gpuform(lab, home, [*args[:split], *access, *args[split:]])
+    assert r.returncode == code, (r.returncode, r.stderr)
+    if code == exits.BAD_INPUT:
+        assert len(r.stderr.splitlines()) == 1, r.stderr
+
+
+def test_a_known_hosts_that_cannot_be_written_is_one_line_and_exit_2(
+    lab: labs.Lab, home: Path
+) -> None:
+    r = run_gpuform(
+        lab, home, ["exec", "opslab", "--inventory", str(lab.inventory_file()), "--identity",
+                    str(lab.key), "--known-hosts", "/proc/gpuform/known_hosts", "--", "true"],
+    )  # fmt: skip
+    assert r.returncode == 2
+    assert r.stderr == (
+        f"gpuform: {labs.BASTION_PUBLIC}: cannot record its host key in "
+        "/proc/gpuform/known_hosts (No such file or directory); pass --known-hosts with a file "
+        "in a folder you can write\n"
+    )

@@ -60,11 +60,11 @@ def nccl_test(
 def _run(stack: str, replica_nodes: int, command: str, timeout: float, out_dir: Path) -> None:
     from ..nccl_allreduce import parse
     from ..ops.fanout import run_all
-    from ..ops.inventory import Inventory
-    from .ops import BASTION_TIMEOUT_S, _transport
+    from .day2 import BASTION_TIMEOUT_S, Access, connect
 
-    inv = Inventory.from_terraform(stack, out_dir, "terraform")
-    with _transport(inv, None, None, BASTION_TIMEOUT_S) as t:
+    access = Access(stack, out_dir, None, "terraform", None, None)
+    inv = access.open()
+    with connect(access, inv, BASTION_TIMEOUT_S) as t:
         results = run_all(t, inv.nodes, command, timeout_s=timeout)
     failed = False
     for r in results:

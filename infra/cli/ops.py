@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import logging
+import queue
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -15,107 +14,52 @@ import typer
 from rich.console import Console
 from rich.live import Live
 
-from ..ops import paths, views
+from ..ops import exits, paths, views
 from ..ops.fanout import NodeResult, run_all, summary
 from ..ops.inventory import Inventory, Node
 from ..ops.journal import journal_command
 from ..ops.select import SELECTOR_HELP, one, select
-from ..ops.sshconfig import SshConfig, include_line
+from ..ops.sshconfig import include_line
 from ..ops.status import gather
-from ..ops.transport import (
-    AuthFailed,
-    HostKeyChanged,
-    Stream,
-    Transport,
-    TransportError,
-    Unreachable,
-)
+from ..ops.transport import Stream
 from ..ops.wait import Poll
 from ..ops.wait import wait as wait_ready
-from .errors import EXIT_BAD_INPUT, stderr, user_errors
+from .day2 import BASTION_TIMEOUT_S, Access, connect, day2, seconds
+from .errors import stderr
 
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-EXIT_FAILED = 1
-BASTION_TIMEOUT_S = 20.0
-
-Stack = Annotated[str, typer.Argument(help="Stack name (its folder under cdktf.out/stacks).")]
-OutDir = Annotated[
-    Path, typer.Option("--out", help="Synth output folder holding the stack.", file_okay=False)
-]
-InventoryFile = Annotated[
-    Path | None,
-    typer.Option(
-        "--inventory", envvar="GPUFORM_INVENTORY", dir_okay=False,
-        help="A saved `terraform output -json` to use instead of running terraform.",
-    ),
-]  # fmt: skip
-Terraform = Annotated[str, typer.Option("--terraform", help="terraform or tofu.")]
-Identity = Annotated[
-    Path | None,
-    typer.Option(
-        "--identity", "-i", envvar="GPUFORM_IDENTITY", dir_okay=False,
-        help="Private key of the stack's SSH key (else the keys in ssh-agent).",
-    ),
-]  # fmt: skip
-KnownHostsFile = Annotated[
-    Path | None,
-    typer.Option(
-        "--known-hosts", dir_okay=False,
-        help="known_hosts for this stack (default ~/.gpuform/<stack>/known_hosts).",
-    ),
-]  # fmt: skip
 NoEndpoint = Annotated[
     bool, typer.Option("--no-endpoint", help="Do not ask the endpoint's /v1/models.")
 ]
 
 
-def register(app: typer.Typer) -> None:
-    """Add the day-2 commands to the gpuform app."""
-    app.command("ssh")(ssh)
-    app.command("ssh-config")(ssh_config)
-    app.command("exec")(exec_)
-    app.command("logs")(logs)
-    app.command("wait")(wait)
-    app.command("status")(status)
-
-
-@user_errors
+@day2
 def ssh(
-    stack: Stack,
+    access: Access,
     node: Annotated[
         str | None, typer.Argument(help="Node index, name or hostname, or `bastion`.")
     ] = None,
-    out_dir: OutDir = Path("cdktf.out"),
-    inventory: InventoryFile = None,
-    terraform: Terraform = "terraform",
-    identity: Identity = None,
-    known_hosts: KnownHostsFile = None,
 ) -> None:
     """An interactive shell on a node (node 0 by default) through the bastion, with system ssh."""
-    inv = _inventory(stack, out_dir, inventory, terraform)
-    config = SshConfig(inv, known_hosts or paths.known_hosts(stack), identity)
+    inv = access.open()
+    config = access.ssh_config(inv)
     alias = config.bastion_alias if node == "bastion" else one(inv, node or "0").name
     raise typer.Exit(config.interactive(alias))
 
 
-@user_errors
+@day2
 def ssh_config(
-    stack: Stack,
-    out_dir: OutDir = Path("cdktf.out"),
-    inventory: InventoryFile = None,
-    terraform: Terraform = "terraform",
-    identity: Identity = None,
-    known_hosts: KnownHostsFile = None,
+    access: Access,
     directory: Annotated[
         Path | None,
         typer.Option("--dir", file_okay=False, help="Where to write <stack>.conf."),
     ] = None,
 ) -> None:
     """Write Host entries (<stack>-bastion, <stack>-node-N) for plain ssh, scp and rsync."""
-    inv = _inventory(stack, out_dir, inventory, terraform)
-    config = SshConfig(inv, known_hosts or paths.known_hosts(stack), identity)
+    inv = access.open()
+    config = access.ssh_config(inv)
     folder = directory or paths.ssh_config_dir()
-    path = config.write(folder / f"{stack}.conf")
+    path = config.write(folder / f"{access.stack}.conf")
     hosts = [config.bastion_alias, *(n.name for n in inv.nodes)]
     shown = ", ".join(hosts[:4]) + (", ..." if len(hosts) > 4 else "")
     out.print(f"wrote {path} (hosts {shown})", markup=False)
@@ -127,178 +71,146 @@ def ssh_config(
     out.print(f"then: ssh {inv.nodes[0].name}", markup=False)
 
 
-@user_errors
+@day2
 def exec_(
-    stack: Stack,
+    access: Access,
     command: Annotated[list[str], typer.Argument(help="The command, after `--`.")],
     nodes: Annotated[str, typer.Option("--nodes", "-n", help=SELECTOR_HELP)] = "all",
     timeout: Annotated[
-        float, typer.Option("--timeout", "-t", min=0.1, help="Seconds per node, connect included.")
+        float,
+        typer.Option(
+            "--timeout",
+            "-t",
+            callback=seconds(0.1),
+            help="Seconds per node, connect included; the command is stopped there after.",
+        ),
     ] = 60.0,
-    out_dir: OutDir = Path("cdktf.out"),
-    inventory: InventoryFile = None,
-    terraform: Terraform = "terraform",
-    identity: Identity = None,
-    known_hosts: KnownHostsFile = None,
 ) -> None:
     """Run a command on nodes in parallel; output prefixed by node; non-zero if any node failed."""
-    inv = _inventory(stack, out_dir, inventory, terraform)
+    inv = access.open()
     chosen = select(inv, nodes)
     printer = _Printer(chosen)
     started = time.monotonic()
-    with _transport(inv, identity, known_hosts, min(timeout, BASTION_TIMEOUT_S)) as t:
+    with connect(access, inv, min(timeout, BASTION_TIMEOUT_S)) as t:
         results = run_all(t, chosen, " ".join(command), timeout_s=timeout, sink=printer.line)
     printer.outcomes(results)
     stderr.print(summary(results, time.monotonic() - started), markup=False)
+    if any(r.result.user_must_fix for r in results):
+        raise typer.Exit(exits.BAD_INPUT)
     if not all(r.result.ok for r in results):
-        raise typer.Exit(EXIT_FAILED)
+        raise typer.Exit(exits.FAILED)
 
 
-@user_errors
+@day2
 def logs(
-    stack: Stack,
+    access: Access,
     node: Annotated[str, typer.Argument(help="Node index, name or hostname.")],
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
     ] = False,
-    lines: Annotated[int, typer.Option("--lines", "-n", min=1, help="Lines to show.")] = 200,
-    out_dir: OutDir = Path("cdktf.out"),
-    inventory: InventoryFile = None,
-    terraform: Terraform = "terraform",
-    identity: Identity = None,
-    known_hosts: KnownHostsFile = None,
+    lines: Annotated[
+        int, typer.Option("--lines", "-n", min=1, max=10_000_000, help="Lines to show.")
+    ] = 200,
 ) -> None:
     """The journal of the node's gpuform units (this boot)."""
-    inv = _inventory(stack, out_dir, inventory, terraform)
+    inv = access.open()
     target = one(inv, node)
-    with _transport(inv, identity, known_hosts, BASTION_TIMEOUT_S) as t:
-        try:
-            for line in t.stream(target, journal_command(lines=lines, follow=follow)):
-                print(line, flush=True)
-        except KeyboardInterrupt:
-            raise typer.Exit(130) from None
-        except TransportError as err:
-            raise _transport_exit(err) from None
+    with connect(access, inv, BASTION_TIMEOUT_S) as t:
+        for line in _pumped(t.stream(target, journal_command(lines=lines, follow=follow))):
+            print(line, flush=True)
 
 
-@user_errors
+@day2
 def wait(
-    stack: Stack,
+    access: Access,
     timeout: Annotated[
-        float, typer.Option("--timeout", "-t", min=1, help="Give up after this many seconds.")
+        float,
+        typer.Option(
+            "--timeout", "-t", callback=seconds(1), help="Give up after this many seconds."
+        ),
     ] = 3600.0,
     interval: Annotated[
-        float, typer.Option("--interval", min=0.5, help="Seconds between polls.")
+        float, typer.Option("--interval", callback=seconds(0.5), help="Seconds between polls.")
     ] = 10.0,
     no_endpoint: NoEndpoint = False,
     keep_going: Annotated[
         bool, typer.Option("--keep-going", help="Keep waiting when a step has failed.")
     ] = False,
-    out_dir: OutDir = Path("cdktf.out"),
-    inventory: InventoryFile = None,
-    terraform: Terraform = "terraform",
-    identity: Identity = None,
-    known_hosts: KnownHostsFile = None,
 ) -> None:
     """Wait until every step is active on every node, Ray is whole and the endpoint answers."""
-    inv = _inventory(stack, out_dir, inventory, terraform)
+    inv = access.open()
     show = _WaitView(inv, timeout)
-    # A fresh deployment's bastion may still be booting: wait polls through that.
-    access = _transport(inv, identity, known_hosts, BASTION_TIMEOUT_S, unreachable_ok=True)
-    with access as t, show:
+    started = time.monotonic()
+    # A fresh deployment's bastion may still be booting: wait polls through that. Reaching it
+    # counts against --timeout, as every poll does, and leaves half of it for a first poll
+    # (the report per node comes from a poll).
+    bastion_s = min(BASTION_TIMEOUT_S, timeout / 2)
+    with connect(access, inv, bastion_s, unreachable_ok=True) as t, show:
         outcome = wait_ready(
             t, inv, timeout_s=timeout, interval_s=interval, check_endpoint=not no_endpoint,
-            fail_fast=not keep_going, on_poll=show.update,
+            fail_fast=not keep_going, on_poll=show.update, started=started,
         )  # fmt: skip
     if outcome.ready:
         url = inv.endpoint_url or "(no endpoint_url output)"
-        out.print(f"{stack} is ready after {outcome.last.elapsed_s:.0f}s: {url}", markup=False)
+        out.print(
+            f"{access.stack} is ready after {outcome.last.elapsed_s:.0f}s: {url}", markup=False
+        )
         return
     for line in views.gap_report(outcome, timeout):
         stderr.print(line, markup=False)
-    raise typer.Exit(EXIT_FAILED)
+    raise typer.Exit(exits.BAD_INPUT if outcome.refused else exits.FAILED)
 
 
-@user_errors
+@day2
 def status(
-    stack: Stack,
+    access: Access,
     no_endpoint: NoEndpoint = False,
     oci_profile: Annotated[
         str, typer.Option("--oci-profile", help="Profile in ~/.oci/config for instance state.")
     ] = "DEFAULT",
-    out_dir: OutDir = Path("cdktf.out"),
-    inventory: InventoryFile = None,
-    terraform: Terraform = "terraform",
-    identity: Identity = None,
-    known_hosts: KnownHostsFile = None,
 ) -> None:
     """A table of the nodes: reachable, GPUs, each step's state and why, endpoint, instance."""
-    inv = _inventory(stack, out_dir, inventory, terraform)
-    with _transport(inv, identity, known_hosts, BASTION_TIMEOUT_S) as t:
+    inv = access.open()
+    with connect(access, inv, BASTION_TIMEOUT_S) as t:
         report = gather(t, inv, check_endpoint=not no_endpoint, oci_profile=oci_profile)
     out.print(views.status_table(report))
     for line in views.status_notes(report):
         out.print(line, markup=False)
+    # The table is printed whatever the nodes' state; a host only the user can fix is exit 2.
+    if any(s.user_must_fix for s in report.states.values()):
+        raise typer.Exit(exits.BAD_INPUT)
 
 
-def _inventory(stack: str, out_dir: Path, file: Path | None, terraform: str) -> Inventory:
-    if file is not None:
-        return Inventory.from_file(stack, file)
-    return Inventory.from_terraform(stack, out_dir, terraform)
+def _pumped(lines: Iterator[str]) -> Iterator[str]:
+    """`lines`, read on a thread of their own, so that Ctrl-C stops us the first time.
 
+    Read on the main thread, the KeyboardInterrupt could land anywhere inside paramiko (a
+    lock taken and never released), and `logs --follow` then kept running after SIGINT.
+    Here it lands in queue.get, plain Python; the caller's exit closes the channel, which
+    ends the reader and (on its PTY) the remote journalctl.
+    """
+    box: queue.Queue[tuple[str | None, BaseException | None]] = queue.Queue(maxsize=1024)
 
-@contextmanager
-def _transport(
-    inv: Inventory,
-    identity: Path | None,
-    known_hosts: Path | None,
-    bastion_timeout_s: float,
-    *,
-    unreachable_ok: bool = False,
-) -> Iterator[Transport]:
-    """An SSH transport with the bastion reached (told once); `unreachable_ok` lets wait poll."""
-    # paramiko costs ~0.1 s to import: only commands that connect pay for it.
-    from ..ops.hostkeys import KnownHosts
-    from ..ops.keys import Credentials
-    from ..ops.ssh import SshTransport
-
-    _log_to_stderr()
-    hosts = KnownHosts(known_hosts or paths.known_hosts(inv.stack))
-    config = SshConfig(inv, hosts.path, identity)
-    t = SshTransport(inv, Credentials(identity), hosts, ssh_config=config)
-    try:
+    def pump() -> None:
         try:
-            t.connect_bastion(bastion_timeout_s)
-        except Unreachable:
-            if not unreachable_ok:
-                raise
-        yield t
-    except TransportError as err:
-        raise _transport_exit(err) from None
-    finally:
-        t.close()
+            for line in lines:
+                box.put((line, None))
+        except BaseException as err:  # handed to the main thread, which says it in one line
+            box.put((None, err))
+            return
+        box.put((None, None))
 
-
-def _transport_exit(err: TransportError) -> typer.Exit:
-    """One line; exit 2 when the user must fix keys, 1 when the network or host is at fault."""
-    stderr.print(f"gpuform: {err}", markup=False)
-    bad_input = isinstance(err, AuthFailed | HostKeyChanged)
-    return typer.Exit(EXIT_BAD_INPUT if bad_input else EXIT_FAILED)
-
-
-def _log_to_stderr() -> None:
-    # paramiko logs tracebacks for failures we already report in one line; keep them out.
-    quiet = logging.getLogger("paramiko")
-    quiet.addHandler(logging.NullHandler())
-    quiet.propagate = False
-    # First-contact host keys are logged by infra.ops.hostkeys; the user must see them.
-    logger = logging.getLogger("gpuform.ops")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("gpuform: %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
+    threading.Thread(target=pump, name="gpuform-stream", daemon=True).start()
+    try:
+        while True:
+            line, err = box.get()
+            if err is not None:
+                raise err
+            if line is None:
+                return
+            yield line
+    except KeyboardInterrupt:
+        raise typer.Exit(exits.INTERRUPTED) from None
 
 
 class _Printer:
@@ -350,3 +262,13 @@ class _WaitView:
             if self._last.get(node.name) != line:
                 self._last[node.name] = line
                 out.print(f"[{poll.elapsed_s:5.0f}s] {node.name}: {line}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the day-2 commands to the gpuform app."""
+    app.command("ssh")(ssh)
+    app.command("ssh-config")(ssh_config)
+    app.command("exec")(exec_)
+    app.command("logs")(logs)
+    app.command("wait")(wait)
+    app.command("status")(status)

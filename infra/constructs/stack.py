@@ -111,6 +111,11 @@ class GpuStack(TerraformStack):
             ],
             "The node plan (index, name, role, replica, head, steps, bundle) with each private IP.",
         )
+        self._out(
+            "stack",
+            spec.deployment.name,
+            "The stack's name: day-2 commands refuse outputs saved from another stack.",
+        )
         self._out("region", spec.deployment.region, "The stack's OCI region (for the OCI SDK).")
         ray_heads = [
             f"{i.private_ip}:{n.context.ray.gcs_port}"

@@ -13,9 +13,17 @@ from .transport import LineSink, Stream
 POLL_CAP_S = 0.5
 
 
+#: Output kept per stream for the RunResult. The probe's and nccl-test's few KB fit many
+#: times over; `exec -- yes` for a minute must not fill the memory (its lines went to the
+#: terminal as they came), so beyond this only the tail is kept.
+KEEP_BYTES = 8 << 20
+#: A line this long without a newline (`cat /dev/zero`) is handed on in pieces of this size.
+MAX_LINE = 64 << 10
+
+
 @dataclass
 class Lines:
-    """One output stream: the bytes so far, and complete lines handed to a sink as they come."""
+    """One output stream: its last KEEP_BYTES, and lines handed to a sink as they come."""
 
     stream: Stream
     sink: LineSink | None
@@ -24,20 +32,33 @@ class Lines:
 
     def feed(self, chunk: bytes) -> None:
         self.data += chunk
-        if self.sink is None:
-            return
-        end = self.data.rfind(b"\n")
-        if end >= self._sent:
-            for line in self.data[self._sent : end].split(b"\n"):
-                self.sink(self.stream, line.decode(errors="replace").rstrip("\r"))
-            self._sent = end + 1
+        if self.sink is not None:
+            end = self.data.rfind(b"\n")
+            if end >= self._sent:
+                for line in self.data[self._sent : end].split(b"\n"):
+                    self._send(line)
+                self._sent = end + 1
+            while len(self.data) - self._sent > MAX_LINE:
+                self._send(self.data[self._sent : self._sent + MAX_LINE])
+                self._sent += MAX_LINE
+        if len(self.data) > KEEP_BYTES:
+            # Only what the sink has seen may go (with a sink, at most MAX_LINE is unseen).
+            drop = len(self.data) - KEEP_BYTES
+            if self.sink is not None:
+                drop = min(drop, self._sent)
+            del self.data[:drop]
+            self._sent -= drop
 
     def finish(self) -> str:
-        """The whole text; a last line without a newline still reaches the sink."""
+        """The text kept; a last line without a newline still reaches the sink."""
         if self.sink is not None and self._sent < len(self.data):
-            self.sink(self.stream, self.data[self._sent :].decode(errors="replace").rstrip("\r"))
+            self._send(self.data[self._sent :])
             self._sent = len(self.data)
         return self.data.decode(errors="replace")
+
+    def _send(self, line: bytes | bytearray) -> None:
+        assert self.sink is not None
+        self.sink(self.stream, line.decode(errors="replace").rstrip("\r"))
 
 
 @dataclass(frozen=True)

@@ -26,17 +26,19 @@ class EndpointState:
 def check(base_url: str, timeout_s: float = TIMEOUT_S) -> EndpointState:
     """GET /models; 200 is up, and so is 401/403 (the engine answers, it wants the API key)."""
     url = base_url.rstrip("/") + "/models"
-    request = urllib.request.Request(url)
-    key = os.environ.get(API_KEY_ENV)
-    if key:
-        request.add_header("Authorization", f"Bearer {key}")
     try:
+        request = urllib.request.Request(url)
+        key = os.environ.get(API_KEY_ENV)
+        if key:
+            request.add_header("Authorization", f"Bearer {key}")
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
             body = response.read(1 << 20)
     except urllib.error.HTTPError as err:
         if err.code in (401, 403):
             return EndpointState(url, True, f"answers {err.code}; set {API_KEY_ENV} to list models")
         return EndpointState(url, False, f"answers {err.code} {err.reason}")
+    except ValueError as err:  # a URL urllib cannot use (the inventory checks it first)
+        return EndpointState(url, False, f"not a URL: {err}")
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
         return EndpointState(url, False, f"no answer: {reason}")

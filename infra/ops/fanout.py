@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -48,15 +49,64 @@ def run_all(
 
 
 def parallel(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-    """fn over items on a thread each; on Ctrl-C, return at once rather than join the threads."""
+    """fn over items on daemon threads, results in order; Ctrl-C returns at once.
+
+    Not a ThreadPoolExecutor: Python joins its threads at exit, so after Ctrl-C a node call
+    stuck in the SSH library (its connection closed under it, or not) held the exit for as
+    long as it stayed stuck. Daemon threads end with the process.
+    """
     if not items:
         return []
-    pool = ThreadPoolExecutor(max_workers=min(len(items), MAX_THREADS))
-    try:
-        return list(pool.map(fn, items))
-    finally:
-        # Threads still running end when the caller closes the transport under them.
-        pool.shutdown(wait=False, cancel_futures=True)
+    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for index in range(len(items)):
+        todo.put(index)
+    results: dict[int, R] = {}
+    failures: list[BaseException] = []
+    finished = threading.Semaphore(0)
+
+    def work() -> None:
+        while True:
+            try:
+                index = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                results[index] = fn(items[index])
+            except BaseException as err:  # re-raised in the caller's thread, as map() does
+                failures.append(err)
+            finally:
+                finished.release()
+
+    for n in range(min(len(items), MAX_THREADS)):
+        threading.Thread(target=work, name=f"gpuform-node-{n}", daemon=True).start()
+    for _ in items:
+        finished.acquire()  # Ctrl-C lands here, in plain Python
+    if failures:
+        raise failures[0]
+    return [results[i] for i in range(len(items))]
+
+
+def background(fn: Callable[[], R]) -> Callable[[], R]:
+    """Start fn on a daemon thread; the returned call waits for its result (or its error)."""
+    box: list[R] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            box.append(fn())
+        except BaseException as err:
+            failure.append(err)
+
+    thread = threading.Thread(target=run, name="gpuform-background", daemon=True)
+    thread.start()
+
+    def result() -> R:
+        thread.join()
+        if failure:
+            raise failure[0]
+        return box[0]
+
+    return result
 
 
 def summary(results: Sequence[NodeResult], seconds: float) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 import paramiko
 
-from .transport import HostKeyChanged
+from .transport import CannotRecord, HostKeyChanged
 
 log = logging.getLogger("gpuform.ops")
 
@@ -77,8 +77,14 @@ class KnownHosts:
             self._keys.load(str(self.path))
 
     def _record(self, name: str, key: Any) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # Appended, not rewritten: plain ssh may share the file, and its lines stay as they are.
-        with self.path.open("a") as fh:
-            fh.write(f"{name} {key.get_name()} {key.get_base64()}\n")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # Appended, not rewritten: plain ssh may share the file, its lines stay as they are.
+            with self.path.open("a") as fh:
+                fh.write(f"{name} {key.get_name()} {key.get_base64()}\n")
+        except OSError as err:
+            raise CannotRecord(
+                f"{name}: cannot record its host key in {self.path} ({err.strerror or err}); "
+                "pass --known-hosts with a file in a folder you can write"
+            ) from None
         self._keys.add(name, key.get_name(), key)

@@ -10,6 +10,7 @@ from typing import Any
 import paramiko
 
 from ..errors import UserError
+from .files import check_regular
 
 
 class Credentials:
@@ -54,6 +55,7 @@ class Credentials:
 
 
 def _load_file(path: Path) -> Any:
+    check_regular(path, "--identity", 1 << 20)
     try:
         return paramiko.PKey.from_path(str(path))
     except FileNotFoundError:

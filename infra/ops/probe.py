@@ -88,6 +88,8 @@ class NodeState:
 
     node: Node
     error: str | None = None
+    user_must_fix: bool = False
+    """`error` is one only the user can fix (a changed host key, a refused key)."""
     target: StepState | None = None
     steps: tuple[StepState, ...] = ()
     queued: frozenset[str] = frozenset()
@@ -128,7 +130,7 @@ def probe(transport: Transport, node: Node, timeout_s: float = PROBE_TIMEOUT_S) 
 def parse(node: Node, result: RunResult) -> NodeState:
     """A NodeState from the probe script's output."""
     if result.error is not None:
-        return NodeState(node, error=result.error)
+        return NodeState(node, error=result.error, user_must_fix=result.user_must_fix)
     sections = _sections(result.stdout)
     if "units" not in sections:
         why = (result.stderr.strip().splitlines() or [f"exit code {result.exit_code}"])[-1]

@@ -34,7 +34,7 @@ def node_gaps(inventory: Inventory, state: NodeState) -> list[Gap]:
     if not state.reachable:
         # Transport errors start with the node's name; the gap names it already.
         why = (state.error or "").removeprefix(f"{node.name}: ")
-        return [Gap(node.name, "ssh", "unreachable", why)]
+        return [Gap(node.name, "ssh", "unreachable", why, state.user_must_fix)]
     gaps: list[Gap] = []
     # Stage 0 installs a node's units from its bundle (a cluster network node, once it has
     # found itself in the roster).

@@ -7,7 +7,8 @@ import re
 from ..errors import UserError
 from .inventory import Inventory, Node
 
-_RANGE = re.compile(r"^(\d+)-(\d+)$")
+#: An index or a range of them; ASCII digits only (`²` is a digit to str.isdigit, not to int).
+_RANGE = re.compile(r"([0-9]+)(?:-([0-9]+))?")
 SELECTOR_HELP = "all, heads, workers, indexes and ranges (0,2-4), or node names; comma-separated"
 
 
@@ -41,14 +42,16 @@ def _term(inventory: Inventory, term: str) -> set[int]:
     if term == "workers":
         return {n.index for n in nodes if n.role == "worker"}
     indexes = {n.index for n in nodes}
-    if term.isdigit() or _RANGE.match(term):
-        lo, _, hi = term.partition("-")
-        wanted = set(range(int(lo), int(hi or lo) + 1))
-        if not wanted or not wanted <= indexes:
+    span = _RANGE.fullmatch(term)
+    if span is not None:
+        lo, hi = span.group(1), span.group(2) or span.group(1)
+        # Bounds first: `0-99999999999` must not build a set of 10**11 indexes to compare.
+        first, last = (int(x) if len(x) <= 12 else -1 for x in (lo, hi))
+        if not 0 <= first <= last <= max(indexes) or not set(range(first, last + 1)) <= indexes:
             raise UserError(
                 f"node {term!r}: stack {inventory.stack!r} has nodes 0 to {max(indexes)}"
             )
-        return wanted
+        return set(range(first, last + 1))
     found = {n.index for n in nodes if term in (n.name, n.hostname)}
     if not found:
         raise UserError(

@@ -17,7 +17,7 @@ from typing import Any
 
 import paramiko
 
-from . import channel
+from . import channel, remote
 from .hostkeys import KnownHosts
 from .inventory import Inventory, Node
 from .keys import Credentials
@@ -84,11 +84,11 @@ class SshTransport:
         try:
             chan = self._session(node, deadline)
         except TransportError as err:
-            return RunResult(None, "", "", str(err))
+            return RunResult(None, "", "", str(err), user_must_fix=err.user_must_fix)
         try:
-            chan.exec_command(command)
-            # No stdin is forwarded: a command that reads it sees end-of-file, not a hang.
-            chan.shutdown_write()
+            # The channel's stdin stays open until we close it: closing it (done, timed out,
+            # Ctrl-C, a lost link) stops the command there. The command reads /dev/null.
+            chan.exec_command(remote.stoppable(command))
             got = channel.collect(chan, deadline, on_line)
         except (paramiko.SSHException, OSError, EOFError) as err:
             self._drop(node)
@@ -97,7 +97,7 @@ class SshTransport:
         finally:
             chan.close()
         if got.timed_out:
-            why = f"{node.name}: timed out after {timeout_s:g}s (the command may still run there)"
+            why = f"{node.name}: timed out after {timeout_s:g}s; stopped the command there"
             return RunResult(None, got.stdout, got.stderr, why)
         if got.exit_code is None or got.exit_code < 0:
             why = f"{node.name}: the command ended without an exit status (killed by a signal?)"

@@ -7,6 +7,7 @@ escape keys and agent forwarding habits), rather than emulate a terminal over pa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -15,7 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
+from . import paths
 from .inventory import Inventory
+
+#: The first line of every config gpuform writes: what it may replace.
+HEADER = "# gpuform: stack "
+CONNECT_TIMEOUT_S = 20
+ALIVE_INTERVAL_S = 15
+ALIVE_COUNT_MAX = 3
 
 
 @dataclass(frozen=True)
@@ -34,7 +42,7 @@ class SshConfig:
         """The config text: a bastion entry, then one entry per node."""
         inv = self.inventory
         lines = [
-            f"# gpuform: stack {inv.stack}, from its Terraform outputs.",
+            f"{HEADER}{inv.stack}, from its Terraform outputs.",
             f"# Regenerate with `gpuform ssh-config {inv.stack}` after the stack changes.",
             "",
             f"Host {self.bastion_alias}",
@@ -53,12 +61,26 @@ class SshConfig:
         return "\n".join(lines) + "\n"
 
     def write(self, path: Path) -> Path:
-        """Write the config (0600, its folder 0700); returns `path`."""
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        """Write the config (0600, its folder 0700); returns `path`. Never replaces a file
+        gpuform did not write (one without its header line): a user's files are theirs."""
+        if path.exists() and not _ours(path):
+            raise UserError(
+                f"{path} exists and gpuform did not write it (its first line is not "
+                f"'{HEADER}...'); leaving it as it is. Move it, or write elsewhere (--dir)"
+            )
         tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(self.render())
-        tmp.chmod(0o600)
-        tmp.replace(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp.write_text(self.render())
+            tmp.chmod(0o600)
+            tmp.replace(path)
+        except OSError as err:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            why = err.strerror or str(err)
+            raise UserError(
+                f"{path}: cannot write it ({why}); choose a folder with --dir"
+            ) from None
         return path
 
     def ssh_argv(self, path: Path, alias: str) -> list[str]:
@@ -70,14 +92,21 @@ class SshConfig:
 
     def interactive(self, alias: str) -> int:
         """Run the system ssh to `alias` on this terminal; returns its exit status."""
-        path = self.write(self.known_hosts.parent / "ssh_config")
+        # In gpuform's own folder, whatever --known-hosts names: beside /etc/ssh/ssh_known_hosts
+        # it would have replaced /etc/ssh/ssh_config.
+        path = self.write(paths.stack_dir(self.inventory.stack) / "ssh_config")
         argv = self.ssh_argv(path, alias)
-        # ssh owns the terminal: Ctrl-C goes to the remote shell, not to us.
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # ssh owns the terminal: Ctrl-C is ssh's to handle (the remote shell's, once logged
+        # in; the end of ssh while it connects), so we do nothing with it. A handler, not
+        # SIG_IGN: an ignored signal stays ignored across exec, and ssh then could not be
+        # stopped while it waited on a host that never answers; a handler resets to default.
+        previous = signal.signal(signal.SIGINT, _ignore)
         try:
-            return subprocess.call(argv)
+            code = subprocess.call(argv)
         finally:
             signal.signal(signal.SIGINT, previous)
+        # Killed by a signal (Ctrl-C while connecting): the shell's convention, 128 + signal.
+        return 128 - code if code < 0 else code
 
     def _common(self, host: str, port: int, user: str) -> list[str]:
         entry = [
@@ -86,13 +115,31 @@ class SshConfig:
             f"  UserKnownHostsFile {_quoted(self.known_hosts)}",
             # New hosts are recorded (as gpuform does); a changed key is refused.
             "  StrictHostKeyChecking accept-new",
-            "  ServerAliveInterval 30",
+            # A host that accepts TCP but never speaks SSH (or a dead link) must not hang ssh:
+            # ConnectTimeout bounds the TCP connect and the banner exchange (OpenSSH
+            # sshconnect.c passes it to ssh_exchange_identification), ServerAlive* a silent
+            # session (3 x 15 s).
+            f"  ConnectTimeout {CONNECT_TIMEOUT_S}",
+            f"  ServerAliveInterval {ALIVE_INTERVAL_S}",
+            f"  ServerAliveCountMax {ALIVE_COUNT_MAX}",
         ]
         if port != 22:
             entry.insert(1, f"  Port {port}")
         if self.identity is not None:
             entry += [f"  IdentityFile {_quoted(self.identity)}", "  IdentitiesOnly yes"]
         return entry
+
+
+def _ignore(signum: int, frame: object) -> None:
+    """SIGINT while ssh runs: ssh has it too, and decides."""
+
+
+def _ours(path: Path) -> bool:
+    try:
+        with path.open(errors="replace") as fh:
+            return path.is_file() and fh.readline().startswith(HEADER)
+    except OSError:
+        return False
 
 
 def include_line(directory: Path) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from . import cloud
 from .endpoint import EndpointState, check
+from .fanout import background
 from .inventory import Inventory
 from .probe import NodeState, probe_all
 from .transport import Transport
@@ -31,17 +31,17 @@ def gather(
 ) -> StatusReport:
     """Probe the nodes, the endpoint and OCI in parallel."""
     url = inventory.endpoint_url
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        endpoint = pool.submit(check, url) if (url and check_endpoint) else None
-        instances = (
-            pool.submit(cloud.instance_states, inventory, oci_profile)
-            if oci_profile is not None
-            else None
-        )
-        states = probe_all(transport, inventory)
-        return StatusReport(
-            inventory,
-            states,
-            endpoint.result() if endpoint else None,
-            instances.result() if instances else cloud.CloudStates(note="not asked"),
-        )
+    # Daemon threads: on Ctrl-C, the exit does not wait for OCI's or the endpoint's answer.
+    endpoint = background(lambda: check(url)) if (url and check_endpoint) else None
+    instances = (
+        background(lambda: cloud.instance_states(inventory, oci_profile))
+        if oci_profile is not None
+        else None
+    )
+    states = probe_all(transport, inventory)
+    return StatusReport(
+        inventory,
+        states,
+        endpoint() if endpoint else None,
+        instances() if instances else cloud.CloudStates(note="not asked"),
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import ClassVar, Literal, Protocol
 
 from .inventory import Node
 
@@ -28,6 +28,9 @@ class RunResult:
     stderr: str
     error: str | None = None
     """Why there is no exit status: unreachable, refused, timed out (one line)."""
+    user_must_fix: bool = False
+    """The error is one only the user can fix (a changed host key, a refused key): retrying
+    or waiting cannot help, and the command exits 2 (infra/ops/exits.py)."""
 
     @property
     def ok(self) -> bool:
@@ -37,13 +40,26 @@ class RunResult:
 class TransportError(Exception):
     """The node could not be reached or refused us; str() is one line naming the node."""
 
+    user_must_fix: ClassVar[bool] = False
+    """Only the user can fix it: no retry or wait will (exit 2, not 1)."""
+
 
 class HostKeyChanged(TransportError):
     """The node's host key differs from the recorded one; never connected."""
 
+    user_must_fix = True
+
 
 class AuthFailed(TransportError):
     """The node (or the bastion) accepted none of our keys."""
+
+    user_must_fix = True
+
+
+class CannotRecord(TransportError):
+    """A new host's key could not be written to known_hosts; never connected."""
+
+    user_must_fix = True
 
 
 class Unreachable(TransportError):

@@ -100,7 +100,9 @@ def progress_line(inventory: Inventory, state: NodeState) -> str:
 def gap_report(outcome: WaitOutcome, timeout_s: float) -> list[str]:
     """What is still missing, grouped by node, after wait gave up."""
     poll = outcome.last
-    if outcome.timed_out:
+    if outcome.refused:
+        head = f"stopped after {poll.elapsed_s:.0f}s: only you can fix this; still missing:"
+    elif outcome.timed_out:
         head = f"not ready after {timeout_s:g}s; still missing:"
     else:
         head = f"a step failed for good after {poll.elapsed_s:.0f}s; still missing:"

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .endpoint import TIMEOUT_S as ENDPOINT_TIMEOUT_S
 from .endpoint import EndpointState, check
 from .inventory import Inventory
 from .probe import PROBE_TIMEOUT_S, NodeState, probe_all
@@ -32,6 +33,9 @@ class WaitOutcome:
     ready: bool
     timed_out: bool
     last: Poll
+    refused: bool = False
+    """A node or the bastion refused us (changed host key, refused key): only the user can
+    fix that, so waiting stopped at once, whatever `fail_fast` said."""
 
 
 def wait(
@@ -45,9 +49,13 @@ def wait(
     on_poll: Callable[[Poll], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    started: float | None = None,
 ) -> WaitOutcome:
-    """Poll until ready, until `timeout_s`, or (with fail_fast) until a step failed for good."""
-    start = clock()
+    """Poll until ready, until `timeout_s`, or (with fail_fast) until a step failed for good.
+
+    `started` (a `clock()` value) is when the wait began, when reaching the bastion came first.
+    """
+    start = clock() if started is None else started
     while True:
         poll = _poll(transport, inventory, check_endpoint, start + timeout_s - clock())
         poll = Poll(clock() - start, poll.states, poll.endpoint, poll.gaps)
@@ -55,6 +63,8 @@ def wait(
             on_poll(poll)
         if not poll.gaps:
             return WaitOutcome(True, False, poll)
+        if any(s.user_must_fix for s in poll.states.values()):
+            return WaitOutcome(False, False, poll, refused=True)
         if fail_fast and any(g.final for g in poll.gaps):
             return WaitOutcome(False, False, poll)
         left = start + timeout_s - clock()
@@ -68,7 +78,7 @@ def _poll(transport: Transport, inventory: Inventory, check_endpoint: bool, left
     nodes_ready = not any(node_gaps(inventory, s) for s in states.values())
     # The endpoint only matters once the nodes serve; asking earlier costs a timeout per poll.
     endpoint = (
-        check(inventory.endpoint_url)
+        check(inventory.endpoint_url, min(ENDPOINT_TIMEOUT_S, max(left_s, MIN_PROBE_S)))
         if (check_endpoint and nodes_ready and inventory.endpoint_url)
         else None
     )

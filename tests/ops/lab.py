@@ -77,7 +77,7 @@ class Lab:
             for i, address in enumerate(addresses or self.addresses)
         ]  # fmt: skip
         values = {
-            "nodes": nodes, "bastion_public_ip": bastion, "bastion_user": "root",
+            "stack": STACK, "nodes": nodes, "bastion_public_ip": bastion, "bastion_user": "root",
             "ssh_user": "root", "endpoint_url": None,
         }  # fmt: skip
         return {k: {"value": v, "type": "dynamic", "sensitive": False} for k, v in values.items()}

@@ -29,7 +29,7 @@ def outputs(nodes: int = 4, *, ray: bool = True) -> dict[str, Any]:
             }
         )  # fmt: skip
     values: dict[str, Any] = {
-        "nodes": listed, "bastion_public_ip": "203.0.113.7", "ssh_user": "ubuntu",
+        "stack": STACK, "nodes": listed, "bastion_public_ip": "203.0.113.7", "ssh_user": "ubuntu",
         "endpoint_url": "http://203.0.113.8:8000/v1",
         "ssh_command": "ssh -J opc@203.0.113.7 ubuntu@10.0.16.10",
     }  # fmt: skip
