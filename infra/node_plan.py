@@ -1,7 +1,7 @@
 """The node plan: one typed entry per node of a stack, and the only code that decides them.
 
 Role, replica, head, hostname, metadata keys and steps of every node are decided here, from
-the stack and its resolved settings. Terraform's NodeGroup, the CLI (`gpuform nodes`), the
+the stack and its resolved settings. Terraform's GpuNodes construct, the CLI (`gpuform nodes`), the
 boot harness and the day-2 commands all read this plan; none of them computes a node's role.
 """
 

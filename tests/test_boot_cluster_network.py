@@ -16,29 +16,26 @@ from functools import cache
 import pytest
 
 from infra.render.stage0 import UNIT as ROSTER_UNIT
-from infra.specs import Deployment, Model, NodeGroup, Training, TrainingStackSpec
+from infra.specs import Model, NodeGroup, Training, TrainingStackSpec
 from tests.boot import can_boot, checks, report
 from tests.boot.collect import NodeReport
 from tests.boot.harness import boot_stack
 from tests.boot.plan import plan_stack
+from tests.factories import deployment
 
 pytestmark = pytest.mark.slow
 
 _CANNOT = can_boot.why_not()
 
 STACK = TrainingStackSpec(
-    deployment=Deployment(
-        name="pool-harness",
-        region="us-ashburn-1",
-        ssh_allowed_cidrs=["198.51.100.0/24"],
-        api_allowed_cidrs=["198.51.100.0/24"],
-    ),
+    deployment=deployment("pool-harness"),
     nodes=NodeGroup(shape="BM.GPU.H100.8", count=3, placement="cluster_network"),
     model=Model(id="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"),
     training=Training(
         launcher="torchrun", image="nvcr.io/nvidia/pytorch", tag="25.04-py3", task="lora"
     ),
 )
+
 STALE = 2
 
 

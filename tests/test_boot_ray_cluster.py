@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from infra.specs import Deployment, Model, NodeGroup, Training, TrainingStackSpec
+from infra.specs import Model, NodeGroup, Training, TrainingStackSpec
 from tests.boot import can_boot
 from tests.boot import container as ct
 from tests.boot.harness import boot_stack
 from tests.boot.plan import addresses
+from tests.factories import deployment
 
 pytestmark = pytest.mark.slow
 
@@ -30,12 +31,7 @@ UNIT = "gpuform-ray-native"
 RAY = "/usr/local/bin/ray"
 JOIN_LIMIT_S = 120
 STACK = TrainingStackSpec(
-    deployment=Deployment(
-        name="ray-harness",
-        region="us-ashburn-1",
-        ssh_allowed_cidrs=["198.51.100.0/24"],
-        api_allowed_cidrs=["198.51.100.0/24"],
-    ),
+    deployment=deployment("ray-harness"),
     nodes=NodeGroup(shape="BM.GPU.H100.8", count=NODES),
     model=Model(id="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"),
     training=Training(launcher="ray", image="rayproject/ray", tag="2.60.0-py311-gpu", task="lora"),

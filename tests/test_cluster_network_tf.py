@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from infra.constructs import weight_cache
+from infra.constructs import weight_store
 from infra.constructs.cluster_network import create_timeout
-from infra.constructs.node_group import NodeGroup, NodeGroupProps
-from infra.constructs.weight_cache import WeightCacheProps
+from infra.constructs.gpu_nodes import GpuNodes, GpuNodesProps
+from infra.constructs.weight_store import WeightStoreProps
 from infra.node_metadata import ApplyTimeValues
 from infra.node_plan import NodePlan, plan_nodes, pool_stage0
 from infra.specs import AnyStack, StackSpec, WeightCache, WeightVolume
@@ -261,10 +261,10 @@ def test_weight_volumes_attach_to_the_roster_nodes(
     weights = WeightCache(bucket="models", create=False, volume=WeightVolume(size_gb=1000))
 
     def build(scope: Construct) -> None:
-        group = NodeGroup(
+        group = GpuNodes(
             scope,
             "nodes",
-            NodeGroupProps(
+            GpuNodesProps(
                 nodes=spec.nodes,
                 plan=plan,
                 placement="cluster_network",
@@ -277,8 +277,8 @@ def test_weight_volumes_attach_to_the_roster_nodes(
                 region="us-ashburn-1",
             ),
         )
-        cache = weight_cache.WeightCache(
-            scope, "w", WeightCacheProps("wts", "c", "us-ashburn-1", weights)
+        cache = weight_store.WeightStore(
+            scope, "w", WeightStoreProps("wts", "c", "us-ashburn-1", weights)
         )
         cache.attach(group.instances, "AD-1", bare_metal=True)
 
@@ -293,7 +293,7 @@ def test_weight_volumes_attach_to_the_roster_nodes(
 
 def test_a_pool_needs_the_region_for_its_roster_url(serving: tuple[AnyStack, Doc]) -> None:
     spec, _ = serving
-    props = NodeGroupProps(
+    props = GpuNodesProps(
         nodes=spec.nodes,
         plan=_plan(spec),
         placement="cluster_network",
@@ -305,7 +305,7 @@ def test_a_pool_needs_the_region_for_its_roster_url(serving: tuple[AnyStack, Doc
     )
     app = new_app("/nonexistent")
     with pytest.raises(ValueError, match="region"):
-        NodeGroup(TerraformStack(app, "s"), "nodes", props)
+        GpuNodes(TerraformStack(app, "s"), "nodes", props)
 
 
 def test_checkov_finds_nothing_unexplained(

@@ -6,15 +6,15 @@ from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
-from infra.constructs.endpoint import Endpoint, EndpointProps
+from infra.constructs.gpu_nodes import GpuNodes, GpuNodesProps
+from infra.constructs.load_balancer import ApiLoadBalancer, ApiLoadBalancerProps
 from infra.constructs.network import Network, NetworkProps
-from infra.constructs.node_group import NodeGroup, NodeGroupProps
 from infra.node_metadata import ApplyTimeValues
 from infra.node_plan import plan_nodes
 from infra.sizing.settings import resolve
-from infra.specs import Deployment, Engine, Model, StackSpec
-from infra.specs import NodeGroup as NodeGroupSpec
+from infra.specs import Engine, Model, NodeGroup, StackSpec
 
+from .factories import deployment
 from .narrow import synth_construct
 
 
@@ -23,7 +23,7 @@ def _all(doc: dict[str, Any], tf_type: str) -> list[dict[str, Any]]:
 
 
 def test_endpoint_targets_exactly_the_given_instances(tmp_path: Path) -> None:
-    props = EndpointProps(
+    props = ApiLoadBalancerProps(
         name="n",
         compartment_id="c",
         subnet_id="pub",
@@ -33,7 +33,7 @@ def test_endpoint_targets_exactly_the_given_instances(tmp_path: Path) -> None:
         engine_port=9000,
         target_instance_ids=("i-a", "i-b"),
     )
-    doc = synth_construct(tmp_path, lambda s: Endpoint(s, "ep", props))
+    doc = synth_construct(tmp_path, lambda s: ApiLoadBalancer(s, "ep", props))
     assert sorted(b["target_id"] for b in _all(doc, "oci_network_load_balancer_backend")) == [
         "i-a",
         "i-b",
@@ -78,20 +78,17 @@ def test_network_opens_ssh_and_api_only_to_the_given_ranges(tmp_path: Path) -> N
     assert pmtu["protocol"] == "1" and pmtu["icmp_options"] == {"type": 3, "code": 4}
 
 
-def test_node_group_follows_the_node_plan(tmp_path: Path) -> None:
+def test_gpu_nodes_follow_the_node_plan(tmp_path: Path) -> None:
     spec = StackSpec(
-        deployment=Deployment(
-            name="pair",
-            region="us-ashburn-1",
-            ssh_allowed_cidrs=["192.0.2.0/28"],
-            api_allowed_cidrs=["192.0.2.0/28"],
+        deployment=deployment(
+            "pair", ssh_allowed_cidrs=["192.0.2.0/28"], api_allowed_cidrs=["192.0.2.0/28"]
         ),
-        nodes=NodeGroupSpec(shape="BM.GPU.H100.8", count=2),
+        nodes=NodeGroup(shape="BM.GPU.H100.8", count=2),
         model=Model(id="deepseek-ai/DeepSeek-R1", precision="fp8"),
         engine=Engine(kind="vllm"),
     )
     plan = plan_nodes(spec, resolve(spec))
-    props = NodeGroupProps(
+    props = GpuNodesProps(
         nodes=spec.nodes,
         plan=plan,
         placement=plan[0].placement,
@@ -102,7 +99,7 @@ def test_node_group_follows_the_node_plan(tmp_path: Path) -> None:
         values=ApplyTimeValues("ssh-ed25519 AAAA k", api_key_secret_id="", head_ip=""),
         region="us-ashburn-1",
     )
-    doc = synth_construct(tmp_path, lambda s: NodeGroup(s, "nodes", props))
+    doc = synth_construct(tmp_path, lambda s: GpuNodes(s, "nodes", props))
     instances = doc["resource"]["oci_core_instance"]
     assert set(instances) == {"nodes_node_0", "nodes_node_1"}
     head, worker = instances["nodes_node_0"], instances["nodes_node_1"]

@@ -31,7 +31,6 @@ from infra.render.steps import step
 from infra.sizing.settings import resolve
 from infra.specs import (
     AnyStack,
-    Deployment,
     Engine,
     Model,
     NodeGroup,
@@ -45,6 +44,7 @@ from infra.synth import synth
 from infra.tf.schema import check_terraform_json
 
 from . import nodecov
+from .factories import deployment
 from .narrow import synth_construct, uploaded_files
 from .test_cluster_network_tf import SERVING, pooled
 from .test_render_validators import assert_silent, shellcheck_files, verify_units
@@ -54,12 +54,7 @@ UNITS = "/etc/systemd/system"
 KEY = node_metadata.HUB_TOKEN_SECRET_ID
 VAR = "${var.hub_token_secret_ocid}"
 SECRET = "ocid1.vaultsecret.oc1.iad.hubtoken"
-DEP = Deployment(
-    name="hubt",
-    region="us-ashburn-1",
-    ssh_allowed_cidrs=["198.51.100.0/24"],
-    api_allowed_cidrs=["198.51.100.0/24"],
-)
+DEP = deployment("hubt")
 LLAMA_70B = "deepseek-ai/DeepSeek-R1-Distill-Llama-70B"
 
 

@@ -29,23 +29,21 @@ import pytest
 
 from infra.node_plan import plan_nodes
 from infra.sizing.settings import resolve
-from infra.specs import Deployment, Engine, Model, NodeGroup, StackSpec
+from infra.specs import Engine, Model, NodeGroup, StackSpec
 from tests import uml
+
+from .factories import deployment
 
 pytestmark = pytest.mark.slow
 
 SCRIPT = "/usr/local/lib/gpuform/localdisk.sh"
 STACK = StackSpec(
-    deployment=Deployment(
-        name="localdisk",
-        region="us-ashburn-1",
-        ssh_allowed_cidrs=["198.51.100.0/24"],
-        api_allowed_cidrs=["198.51.100.0/24"],
-    ),
+    deployment=deployment("localdisk"),
     nodes=NodeGroup(shape="BM.GPU4.8"),  # 4 local NVMe drives
     model=Model(id="deepseek-ai/DeepSeek-R1-Distill-Llama-8B"),
     engine=Engine(kind="tgi"),
 )
+
 TOOLS = ("mdadm", "mkfs.xfs", "mkfs.ext4", "losetup", "blkid", "lsblk", "mountpoint", "findmnt")
 #: xfsprogs 5.19+ refuses file systems under 300 MB: 4 x 128 MiB leaves room past md's overhead.
 DISK_BYTES = 128 << 20

@@ -7,16 +7,12 @@ import json
 from infra.engines import EngineKind
 from infra.node_plan import plan_nodes
 from infra.sizing.settings import resolve
-from infra.specs import Deployment, Engine, Model, NodeGroup, StackSpec
+from infra.specs import Engine, Model, NodeGroup, StackSpec
 
 from .conftest import run_cli
+from .factories import deployment
 
-DEPLOYMENT = Deployment(
-    name="plan",
-    region="us-ashburn-1",
-    ssh_allowed_cidrs=["198.51.100.0/24"],
-    api_allowed_cidrs=["198.51.100.0/24"],
-)
+DEPLOYMENT = deployment("plan")
 
 
 def _stack(count: int, engine: EngineKind = "vllm") -> StackSpec:

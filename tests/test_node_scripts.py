@@ -23,18 +23,14 @@ from infra.render.context import NodeContext
 from infra.render.jinja import environment
 from infra.render.steps import step
 from infra.sizing.settings import resolve
-from infra.specs import Deployment, Endpoint, Engine, Model, NodeGroup, StackSpec
+from infra.specs import Endpoint, Engine, Model, NodeGroup, StackSpec
 from infra.specs.storage import SharedStorage
 from infra.stacks import load_examples
 
 from . import nodecov, standins
+from .factories import deployment
 
-DEP = Deployment(
-    name="scripts",
-    region="us-ashburn-1",
-    ssh_allowed_cidrs=["198.51.100.0/24"],
-    api_allowed_cidrs=["198.51.100.0/24"],
-)
+DEP = deployment("scripts")
 UBUNTU_GPU = {"operating_system": "Canonical Ubuntu", "custom": True}
 H100 = NodeGroup(shape="BM.GPU.H100.8")
 A10_UBUNTU = NodeGroup(shape="VM.GPU.A10.1", image=UBUNTU_GPU)

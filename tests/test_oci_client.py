@@ -24,18 +24,14 @@ from infra.render.context import NodeContext
 from infra.render.jinja import environment
 from infra.render.steps import step
 from infra.sizing.settings import resolve
-from infra.specs import Deployment, Endpoint, Engine, Model, NodeGroup, StackSpec, WeightCache
+from infra.specs import Endpoint, Engine, Model, NodeGroup, StackSpec, WeightCache
 
 from . import nodecov, standins
+from .factories import deployment
 
 LIB = "/usr/local/lib/gpuform"
 UNITS = "/etc/systemd/system"
-DEP = Deployment(
-    name="ocic",
-    region="us-ashburn-1",
-    ssh_allowed_cidrs=["198.51.100.0/24"],
-    api_allowed_cidrs=["198.51.100.0/24"],
-)
+DEP = deployment("ocic")
 UBUNTU = NodeGroup(
     shape="VM.GPU.A10.1", image={"operating_system": "Canonical Ubuntu", "custom": True}
 )

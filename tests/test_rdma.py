@@ -17,17 +17,13 @@ from infra.node_plan import plan_nodes
 from infra.render.jinja import environment
 from infra.render.steps import step
 from infra.sizing.settings import resolve
-from infra.specs import Deployment, Engine, Model, NodeGroup, StackSpec, one_line
+from infra.specs import Engine, Model, NodeGroup, StackSpec, one_line
 
 from . import nodecov
+from .factories import deployment
 
 LIB = "/usr/local/lib/gpuform"
-DEPLOYMENT = Deployment(
-    name="rdma",
-    region="us-ashburn-1",
-    ssh_allowed_cidrs=["198.51.100.0/24"],
-    api_allowed_cidrs=["198.51.100.0/24"],
-)
+DEPLOYMENT = deployment("rdma")
 
 
 def _stack(shape: str, count: int, **nodes: Any) -> StackSpec:

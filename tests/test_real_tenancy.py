@@ -23,21 +23,20 @@ from infra.node_plan import NodePlan, plan_nodes
 from infra.render.context import serve_inputs
 from infra.render.steps import step, steps_for, unit_deps
 from infra.sizing.settings import resolve
-from infra.specs import Deployment, Endpoint, Engine, Image, Model, NodeGroup, StackSpec
+from infra.specs import Endpoint, Engine, Image, Model, NodeGroup, StackSpec
 
 from .conftest import run_cli
+from .factories import deployment
 
 Doc = dict[str, Any]
 LIB = "/usr/local/lib/gpuform"
 UNITS = "/etc/systemd/system"
-DEPLOYMENT = Deployment(
-    name="tenancy",
+DEPLOYMENT = deployment(
+    "tenancy",
     region="eu-frankfurt-1",
     vcn_cidr="10.7.0.0/16",
     public_subnet_cidr="10.7.0.0/24",
     private_subnet_cidr="10.7.16.0/20",
-    ssh_allowed_cidrs=["198.51.100.0/24"],
-    api_allowed_cidrs=["198.51.100.0/24"],
 )
 UBUNTU_GPU = Image(operating_system="Canonical Ubuntu", custom=True)
 R1 = Model(id="deepseek-ai/DeepSeek-R1", precision="fp8")

@@ -20,10 +20,11 @@ from infra.render.context import build_context
 from infra.render.jinja import environment
 from infra.render.stage0 import MAX_STAGE0_B64
 from infra.sizing.settings import StackSizes, resolve
-from infra.specs import AnyStack, Deployment, Endpoint, Engine, Image, Model, NodeGroup, StackSpec
+from infra.specs import AnyStack, Endpoint, Engine, Image, Model, NodeGroup, StackSpec
 from infra.specs.storage import SharedStorage
 from infra.stacks import load_examples
 
+from .factories import deployment
 from .test_render_validators import (
     assert_clean,
     assert_silent,
@@ -34,12 +35,7 @@ from .test_render_validators import (
 
 LIB = "/usr/local/lib/gpuform"
 UNITS = "/etc/systemd/system"
-DEPLOYMENT = Deployment(
-    name="tst",
-    region="us-ashburn-1",
-    ssh_allowed_cidrs=["198.51.100.0/24"],
-    api_allowed_cidrs=["198.51.100.0/24"],
-)
+DEPLOYMENT = deployment("tst")
 # Only Oracle Linux's GPU platform images carry a driver: Ubuntu nodes and AMD nodes boot a
 # custom image (its OCID a Terraform variable here).
 UBUNTU = Image(operating_system="Canonical Ubuntu", operating_system_version="22.04", custom=True)

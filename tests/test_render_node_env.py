@@ -17,19 +17,17 @@ from infra.render.context import build_context
 from infra.render.jinja import environment
 from infra.render.steps import step
 from infra.sizing.settings import StackSizes
-from infra.specs import Deployment, Engine, Model, NodeGroup, StackSpec
+from infra.specs import Engine, Model, NodeGroup, StackSpec
+
+from .factories import deployment
 
 STACK = StackSpec(
-    deployment=Deployment(
-        name="tst",
-        region="us-ashburn-1",
-        ssh_allowed_cidrs=["198.51.100.0/24"],
-        api_allowed_cidrs=["198.51.100.0/24"],
-    ),
+    deployment=deployment("tst"),
     nodes=NodeGroup(shape="VM.GPU.A10.1"),
     model=Model(id="deepseek-ai/DeepSeek-R1-Distill-Llama-8B"),
     engine=Engine(kind="vllm"),
 )
+
 SETTINGS = StackSizes(Topology(tp=1, pp=1, nodes_per_replica=1, gpus_per_node=1), 4096, None)
 METADATA = {
     "gpuform_stack": "tst",

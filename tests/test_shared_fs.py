@@ -21,22 +21,18 @@ from infra.render.cloud_config import render_files
 from infra.render.context import NodeContext, PackageManager
 from infra.render.steps import steps_for
 from infra.sizing.settings import resolve
-from infra.specs import Deployment, Engine, Model, NodeGroup, StackSpec, one_line
+from infra.specs import Engine, Model, NodeGroup, StackSpec, one_line
 from infra.specs.storage import SharedStorage
 from infra.synth import synth
 from infra.tf.schema import check_terraform_json
 
 from . import nodecov
+from .factories import deployment
 from .narrow import synth_construct
 
 LIB = "/usr/local/lib/gpuform"
 UNITS = "/etc/systemd/system"
-DEPLOYMENT = Deployment(
-    name="shared",
-    region="us-ashburn-1",
-    ssh_allowed_cidrs=["198.51.100.0/24"],
-    api_allowed_cidrs=["198.51.100.0/24"],
-)
+DEPLOYMENT = deployment("shared")
 PLAIN = StackSpec(
     deployment=DEPLOYMENT,
     nodes=NodeGroup(shape="BM.GPU.H100.8"),

@@ -20,16 +20,11 @@ from infra.sizing.params import count
 from infra.sizing.planner import Request, plan, why_not
 from infra.sizing.precision import Precision
 from infra.sizing.settings import StackSizes, resolve
-from infra.specs import Deployment, Engine, Image, Model, NodeGroup, StackSpec
+from infra.specs import Engine, Image, Model, NodeGroup, StackSpec
 from infra.stacks import load_examples
 from infra.synth import synth
 
-_NET: dict[str, Any] = {
-    "name": "plan-test",
-    "region": "us-ashburn-1",
-    "ssh_allowed_cidrs": ["198.51.100.0/24"],
-    "api_allowed_cidrs": ["198.51.100.0/24"],
-}
+from .factories import deployment
 
 
 def _image(shape: str) -> Image:
@@ -41,7 +36,7 @@ def _stack(model: str, kind: str, shape: str, **kw: Any) -> StackSpec:
     model_kw = {k: v for k, v in kw.items() if k in ("precision",)}
     nodes_kw = {k: v for k, v in kw.items() if k in ("count",)}
     return StackSpec(
-        deployment=Deployment(**_NET),
+        deployment=deployment("plan-test"),
         # AMD shapes boot only a custom ROCm image (no platform image carries ROCm).
         nodes=NodeGroup(shape=shape, image=_image(shape), **nodes_kw),
         model=Model(id=model, **model_kw),
@@ -60,7 +55,8 @@ EXPECTED: dict[str, StackSizes] = {
     "r1-distill-llama-70b-sglang": StackSizes(_one_node(8), 131072, 0.862),
     "r1-distill-llama-70b-vllm": StackSizes(_one_node(8), 126432, 0.9),
     # MoE: 256 routed experts place whole on the 8 TP ranks.
-    "deepseek-r1-h200": StackSizes(_one_node(8, ep=8), 163840, 0.897),
+    # SGLang sizes from CUDA's total (150,109,880,320 bytes on an H200), as the planner does.
+    "deepseek-r1-h200": StackSizes(_one_node(8, ep=8), 163840, 0.896),
     # Ollama: 43 GB of Q4_K_M fits one H100, so one GPU and no TP.
     "deepseek-r1-70b-ollama": StackSizes(_one_node(1), None, None),
     "deepseek-v2-lite": StackSizes(_one_node(4, ep=4), 163840, 0.9),

@@ -12,15 +12,12 @@ from infra.render.context import NodeContext
 from infra.render.jinja import environment
 from infra.render.steps import STEPS, script_file, step, steps_for, unit_deps
 from infra.sizing.settings import resolve
-from infra.specs import Deployment, Engine, Model, NodeGroup, StackSpec
+from infra.specs import Engine, Model, NodeGroup, StackSpec
+
+from .factories import deployment
 
 STACK = StackSpec(
-    deployment=Deployment(
-        name="steps",
-        region="us-ashburn-1",
-        ssh_allowed_cidrs=["198.51.100.0/24"],
-        api_allowed_cidrs=["198.51.100.0/24"],
-    ),
+    deployment=deployment("steps"),
     nodes=NodeGroup(shape="BM.GPU.H100.8"),
     model=Model(id="deepseek-ai/DeepSeek-R1-Distill-Llama-70B"),
     engine=Engine(kind="vllm"),

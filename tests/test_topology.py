@@ -13,14 +13,11 @@ from infra.node_plan import plan_nodes
 from infra.sizing.catalog import lookup
 from infra.sizing.planner import Request, plan
 from infra.sizing.settings import resolve
-from infra.specs import Deployment, Engine, Image, Model, NodeGroup, Precision, StackSpec
+from infra.specs import Engine, Image, Model, NodeGroup, Precision, StackSpec
 
-DEPLOYMENT = Deployment(
-    name="topo",
-    region="us-ashburn-1",
-    ssh_allowed_cidrs=["198.51.100.0/24"],
-    api_allowed_cidrs=["198.51.100.0/24"],
-)
+from .factories import deployment
+
+DEPLOYMENT = deployment("topo")
 R1 = "deepseek-ai/DeepSeek-R1"
 LLAMA_70B = "deepseek-ai/DeepSeek-R1-Distill-Llama-70B"
 

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from infra.specs import Deployment, Endpoint, Engine, Model, NodeGroup, StackSpec, WeightCache
+from infra.specs import Endpoint, Engine, Model, NodeGroup, StackSpec, WeightCache
 from tests.boot import container as ct
 from tests.boot import report
 from tests.boot.collect import NodeReport
 from tests.boot.harness import boot_stack
+from tests.factories import deployment
 from tests.test_boot import _CANNOT
 from tests.weights.bridge import ENGINE_RECORD, WeightBucket
 from tests.weights.data import model_dir
@@ -23,12 +24,7 @@ ENGINE = "gpuform-engine.service"
 WEIGHTS = "gpuform-weights.service"
 
 STACK = StackSpec(
-    deployment=Deployment(
-        name="weights-boot",
-        region="us-ashburn-1",
-        ssh_allowed_cidrs=["198.51.100.0/24"],
-        api_allowed_cidrs=["198.51.100.0/24"],
-    ),
+    deployment=deployment("weights-boot"),
     nodes=NodeGroup(shape="VM.GPU.A10.1"),
     model=Model(id=PREFIX),
     engine=Engine(kind="vllm", max_model_len=4096),

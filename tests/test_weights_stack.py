@@ -12,41 +12,36 @@ import pytest
 from pydantic import ValidationError
 
 from infra.constructs.access import InstanceAccess, InstanceAccessProps
-from infra.constructs.weight_cache import WeightCache, WeightCacheProps
+from infra.constructs.weight_store import WeightStore, WeightStoreProps
 from infra.node_plan import plan_nodes
 from infra.render.weights_part import shipped_fetcher
 from infra.sizing.settings import resolve
 from infra.specs import (
-    Deployment,
     Engine,
     EngineKind,
     Model,
     NodeGroup,
     StackSpec,
+    WeightCache,
     WeightVolume,
     one_line,
 )
-from infra.specs import WeightCache as WeightCacheSpec
 from infra.tf import oci
 from infra.tf.cdk import Construct
 from infra.tf.schema import check_terraform_json
 
+from .factories import deployment
 from .narrow import synth_construct
 from .test_render_validators import assert_silent, shellcheck_files
 
 LIB = "/usr/local/lib/gpuform"
 BACKUP = "ocid1.volumebackup.oc1.iad.aaaaweights"
 FUTURE = datetime(2099, 1, 1, tzinfo=UTC)
-DEP = Deployment(
-    name="wts",
-    region="us-ashburn-1",
-    ssh_allowed_cidrs=["198.51.100.0/24"],
-    api_allowed_cidrs=["198.51.100.0/24"],
-)
+DEP = deployment("wts")
 LLAMA_70B = Model(id="deepseek-ai/DeepSeek-R1-Distill-Llama-70B")
 
 
-def _stack(weights: WeightCacheSpec | None, kind: EngineKind = "vllm", **nodes: Any) -> StackSpec:
+def _stack(weights: WeightCache | None, kind: EngineKind = "vllm", **nodes: Any) -> StackSpec:
     return StackSpec(
         deployment=DEP,
         nodes=NodeGroup(shape=nodes.pop("shape", "BM.GPU.H100.8"), **nodes),
@@ -62,13 +57,13 @@ def _stack(weights: WeightCacheSpec | None, kind: EngineKind = "vllm", **nodes: 
 @pytest.mark.parametrize(
     ("build", "words"),
     [
-        (lambda: WeightCacheSpec(bucket="-bad"), "WeightCache.bucket = '-bad'"),
-        (lambda: WeightCacheSpec(bucket="b", prefix="/x/"), "WeightCache.prefix = '/x/'"),
+        (lambda: WeightCache(bucket="-bad"), "WeightCache.bucket = '-bad'"),
+        (lambda: WeightCache(bucket="b", prefix="/x/"), "WeightCache.prefix = '/x/'"),
         (
-            lambda: WeightCacheSpec(bucket="b", par_expires=datetime(2020, 1, 1, tzinfo=UTC)),
+            lambda: WeightCache(bucket="b", par_expires=datetime(2020, 1, 1, tzinfo=UTC)),
             "is in the past",
         ),
-        (lambda: WeightCacheSpec(bucket="b", par_expires=datetime(2099, 1, 1)), "give a timezone"),
+        (lambda: WeightCache(bucket="b", par_expires=datetime(2099, 1, 1)), "give a timezone"),
         (lambda: WeightVolume(size_gb=10), "WeightVolume.size_gb = 10"),
         (lambda: WeightVolume(size_gb=100, vpus_per_gb=15), "WeightVolume.vpus_per_gb = 15"),
         (lambda: WeightVolume(size_gb=100, backup_id="ocid1.volume.x"), "not a volume backup"),
@@ -79,10 +74,10 @@ def _stack(weights: WeightCacheSpec | None, kind: EngineKind = "vllm", **nodes: 
             ),
             "multipath",
         ),
-        (lambda: _stack(WeightCacheSpec(bucket="b"), kind="ollama"), "Ollama pulls its own"),
+        (lambda: _stack(WeightCache(bucket="b"), kind="ollama"), "Ollama pulls its own"),
         (
             lambda: _stack(
-                WeightCacheSpec(
+                WeightCache(
                     bucket="b",
                     volume=WeightVolume(size_gb=100, mode="shared-read-only", backup_id=BACKUP),
                 ),
@@ -125,7 +120,7 @@ def _all(doc: dict[str, Any], tf_type: str) -> list[dict[str, Any]]:
 
 
 def test_a_private_bucket_a_read_only_par_and_one_shared_volume(tmp_path: Path) -> None:
-    spec = WeightCacheSpec(
+    spec = WeightCache(
         bucket="models",
         par_expires=FUTURE,
         volume=WeightVolume(
@@ -134,7 +129,7 @@ def test_a_private_bucket_a_read_only_par_and_one_shared_volume(tmp_path: Path) 
     )
 
     def build(s: Construct) -> None:
-        cache = WeightCache(s, "w", WeightCacheProps("wts", "c", "us-ashburn-1", spec))
+        cache = WeightStore(s, "w", WeightStoreProps("wts", "c", "us-ashburn-1", spec))
         cache.attach(_instances(s, 3), "AD-1", bare_metal=True)
         assert cache.par_url.startswith("https://objectstorage.us-ashburn-1.oraclecloud.com${")
 
@@ -165,12 +160,12 @@ def test_a_private_bucket_a_read_only_par_and_one_shared_volume(tmp_path: Path) 
 
 
 def test_clones_per_node_on_a_vm_attach_paravirtualized(tmp_path: Path) -> None:
-    spec = WeightCacheSpec(
+    spec = WeightCache(
         bucket="models", create=False, volume=WeightVolume(size_gb=200, backup_id=BACKUP)
     )
 
     def build(s: Construct) -> None:
-        cache = WeightCache(s, "w", WeightCacheProps("wts", "c", "us-ashburn-1", spec))
+        cache = WeightStore(s, "w", WeightStoreProps("wts", "c", "us-ashburn-1", spec))
         cache.attach(_instances(s, 2), "AD-1", bare_metal=False)
 
     doc = synth_construct(tmp_path, build)
@@ -201,7 +196,7 @@ def synthesized_weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
     from infra.synth import synth
 
     stack = _stack(
-        WeightCacheSpec(
+        WeightCache(
             bucket="models",
             prefix="deepseek/r1-distill-70b",
             par_expires=FUTURE,
@@ -274,7 +269,7 @@ def test_without_a_bucket_every_node_pulls_from_the_hub_before_the_engine() -> N
 
 
 def test_a_bucket_is_read_by_par_or_instance_principal() -> None:
-    files = _files(_stack(WeightCacheSpec(bucket="models"), kind="sglang"))
+    files = _files(_stack(WeightCache(bucket="models"), kind="sglang"))
     script = files[f"{LIB}/weights.sh"]
     assert "--prefix deepseek-ai/DeepSeek-R1-Distill-Llama-70B" in script
     # No PAR: the SDK signs, with the one OCI client the oci-client step installs.
@@ -282,7 +277,7 @@ def test_a_bucket_is_read_by_par_or_instance_principal() -> None:
     assert "--base-url" not in script and "pip install" not in script
     unit = files["/etc/systemd/system/gpuform-weights.service"]
     assert "EnvironmentFile=/etc/gpuform/oci-client.env" in unit
-    par = _files(_stack(WeightCacheSpec(bucket="models", par_expires=FUTURE), kind="sglang"))
+    par = _files(_stack(WeightCache(bucket="models", par_expires=FUTURE), kind="sglang"))
     script = par[f"{LIB}/weights.sh"]
     assert 'args+=(--base-url "${GPUFORM_WEIGHTS_URL}")' in script and "--oci" not in script
     assert "oci-client.env" not in par["/etc/systemd/system/gpuform-weights.service"]
@@ -292,7 +287,7 @@ def test_a_bucket_is_read_by_par_or_instance_principal() -> None:
 
 def test_a_shared_volume_is_mounted_read_only_and_only_verified() -> None:
     vol = WeightVolume(size_gb=500, mode="shared-read-only", backup_id=BACKUP)
-    files = _files(_stack(WeightCacheSpec(bucket="models", volume=vol)))
+    files = _files(_stack(WeightCache(bucket="models", volume=vol)))
     mount = files[f"{LIB}/weights-volume.sh"]
     assert "opts=ro,norecovery" in mount and "mkfs" not in mount
     assert "args+=(--verify-only)" in files[f"{LIB}/weights.sh"]
@@ -304,14 +299,14 @@ def test_a_shared_volume_is_mounted_read_only_and_only_verified() -> None:
     "weights",
     [
         None,
-        WeightCacheSpec(bucket="models"),
-        WeightCacheSpec(bucket="m", volume=WeightVolume(size_gb=500)),
-        WeightCacheSpec(
+        WeightCache(bucket="models"),
+        WeightCache(bucket="m", volume=WeightVolume(size_gb=500)),
+        WeightCache(
             bucket="m", volume=WeightVolume(size_gb=500, mode="shared-read-only", backup_id=BACKUP)
         ),
     ],
 )
-def test_weight_scripts_pass_shellcheck(weights: WeightCacheSpec | None) -> None:
+def test_weight_scripts_pass_shellcheck(weights: WeightCache | None) -> None:
     for shape in ("BM.GPU.H100.8", "BM.GPU.L40S.4"):
         files = _files(_stack(weights, shape=shape))
         scripts = {p: c for p, c in files.items() if "/weights" in p and p.endswith(".sh")}
@@ -334,9 +329,9 @@ def test_an_existing_bucket_is_read_at_plan_time_and_must_be_in_the_stacks_compa
 ) -> None:
     # A bucket the stack only names: a typo or a bucket in another compartment (where the
     # nodes' read policy does not reach) stops `terraform plan`, not the nodes an hour later.
-    spec = WeightCacheSpec(bucket="models", create=False)
+    spec = WeightCache(bucket="models", create=False)
     doc = synth_construct(
-        tmp_path, lambda s: WeightCache(s, "w", WeightCacheProps("wts", "c", "us-ashburn-1", spec))
+        tmp_path, lambda s: WeightStore(s, "w", WeightStoreProps("wts", "c", "us-ashburn-1", spec))
     )
     (lookup,) = doc["data"]["oci_objectstorage_bucket"].values()
     assert lookup["name"] == "models"
@@ -351,7 +346,7 @@ def test_a_stack_on_an_existing_bucket_checks_it_against_the_compartment_variabl
 ) -> None:
     from infra.synth import synth
 
-    stack = _stack(WeightCacheSpec(bucket="models", create=False), count=1)
+    stack = _stack(WeightCache(bucket="models", create=False), count=1)
     result = synth({stack.name: stack}, tmp_path / "out")
     doc: dict[str, Any] = json.loads(result.stacks[stack.name].read_text())
     assert check_terraform_json(doc) == []

@@ -14,6 +14,7 @@ from ..catalog.shapes import shapes
 from ..engines import ENGINE_KINDS, EngineKind, driver, one_of
 from ..errors import UserError
 from ..sizing.catalog import ModelRef, UnknownModel, catalog, from_file, lookup
+from ..sizing.optimizers import OPTIMIZERS, Optimizer, optimizer
 from ..sizing.planner import TASKS, Plan, Request, Result, Task, why_not
 from ..sizing.planner import plan as run_plan
 from ..sizing.precision import PRECISIONS, Precision
@@ -67,7 +68,8 @@ def _tag_fixes(ref: ModelRef, engine: EngineKind | None, precision: Precision | 
 def _table(result: Result) -> Table:
     serve = result.request.task == "serve"
     table = Table(show_edge=False, highlight=False)
-    cols = ["", "shape x nodes", "GPUs", "TP/PP/EP", "precision", "weights GB", "need GB"]
+    need = "need GB per GPU" if result.request.gpus else "need GB"
+    cols = ["", "shape x nodes", "GPUs", "TP/PP/EP", "precision", "weights GB", need]
     cols += ["max context", "KV tokens", "seqs"] if serve else ["seq len", "offload", "host GB"]
     cols += ["$/hour", "fits"]
     for c in cols:
@@ -77,7 +79,7 @@ def _table(result: Result) -> Table:
         row = [
             mark,
             f"{o.shape} x {o.nodes}",
-            str(o.nodes * o.gpus_per_node),
+            str(o.nodes * o.gpus_per_node if serve else o.gpus),
             f"{o.tp}/{o.pp}/{o.ep}",
             o.precision,
             f"{o.weights_gb:,.1f}",
@@ -104,11 +106,15 @@ def _summary(p: Plan, ref: ModelRef) -> str:
     what = (
         f"{ref.model.name} {p.precision} on {p.engine}"
         if p.task == "serve"
-        else (f"{p.task} fine-tuning of {ref.model.name}")
+        else f"{p.task} fine-tuning of {ref.model.name}"
     )
+    if p.optimizer is not None:
+        what += f" with {optimizer(p.optimizer).label}"
     line = f"chosen: {what}: {p.describe()}, ${p.usd_per_hour:,.2f}/hour"
     if p.task == "serve":
         line += f", up to {p.max_context:,} tokens of context"
+    elif p.gpus < p.nodes * p.gpus_per_node:
+        line += f", {p.gpu_memory_gb:,.1f} GB per GPU"
     if p.multi_node:
         line += "; spans nodes, so it needs the RDMA cluster network"
     if p.offload:
@@ -132,6 +138,19 @@ def plan(
     ] = None,
     task: Annotated[str, typer.Option(help="serve, full, lora or qlora.")] = "serve",
     batch: Annotated[int, typer.Option(min=1, help="Micro-batch per GPU when fine-tuning.")] = 1,
+    gpus: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Fine-tune on this many GPUs of one node; need GB is then per GPU."
+        ),
+    ] = None,
+    optimizer_name: Annotated[
+        str | None,
+        typer.Option(
+            "--optimizer",
+            help="Fine-tuning optimizer: adamw-fused (default), adamw-foreach or adamw-8bit.",
+        ),
+    ] = None,
     config: Annotated[
         Path | None, typer.Option(help="Plan from a local config.json instead of the catalog.")
     ] = None,
@@ -144,6 +163,7 @@ def plan(
     assert chosen_task is not None
     chosen_precision: Precision | None = _choice("precision", precision, PRECISIONS)
     chosen_engine: EngineKind | None = _choice("engine", engine, ENGINE_KINDS)
+    chosen_optimizer: Optimizer | None = _choice("optimizer", optimizer_name, tuple(OPTIMIZERS))
     ref = _model(model, config)
     _tag_fixes(ref, chosen_engine, chosen_precision)
     req = Request(
@@ -156,6 +176,8 @@ def plan(
         tp=tp,
         context=context,
         batch=batch,
+        gpus=gpus,
+        optimizer=chosen_optimizer,
     )
     try:
         result = run_plan(req)

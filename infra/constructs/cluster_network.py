@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 from .. import node_metadata
 from ..node_plan import NodePlan
-from ..specs import NodeGroup as NodeGroupSpec
+from ..specs import NodeGroup
 from ..tf import oci
 from ..tf.builtin import TerraformData, TerraformDataArgs
 from ..tf.cdk import Construct
@@ -40,7 +40,7 @@ def create_timeout(node_count: int) -> str:
 class ClusterNetworkProps:
     """What every node of the pool shares; the roster's URL is added here."""
 
-    nodes: NodeGroupSpec
+    nodes: NodeGroup
     plan: tuple[NodePlan, ...]
     compartment_id: str
     availability_domain: str
@@ -167,7 +167,7 @@ class ClusterNetwork(Construct):
             ),
             metadata=metadata,
             agent_config=props.agent_config,
-            # As on single instances (NodeGroup): VMs encrypt paravirtualized attachments in
+            # As on single instances (GpuNodes): VMs encrypt paravirtualized attachments in
             # transit; bare metal boots over iSCSI, where the option does not apply.
             is_pv_encryption_in_transit_enabled=None if shape.bare_metal else True,
             freeform_tags={"gpuform-stack": stack},

@@ -64,12 +64,35 @@ class SharedFileSystem(Construct):
     def __init__(self, scope: Construct, id: str, props: SharedFileSystemProps) -> None:
         super().__init__(scope, id)
         self.props = props
-        p, spec = props, props.spec
+        self.file_system = self._file_system()
+        self.nsg = oci.CoreNetworkSecurityGroup(
+            self,
+            "nsg",
+            oci.CoreNetworkSecurityGroupArgs(
+                compartment_id=props.compartment_id,
+                vcn_id=props.vcn_id,
+                display_name=f"{props.name}-fss",
+            ),
+        )
+        self._nfs_rules()
+        self.mount_target = self._mount_target()
+        self.export = self._export()
+        # Read once the export exists, so instances (whose metadata carries this address) are
+        # created after it and their first mount finds the export in place.
+        self._address = oci.CorePrivateIp(
+            self,
+            "mount_target_ip",
+            oci.CorePrivateIpArgs(private_ip_id=self.mount_target.first_private_ip_id),
+            depends_on=[self.export],
+        )
+
+    def _file_system(self) -> oci.FileStorageFileSystem:
+        p, spec = self.props, self.props.spec
         tags = {"gpuform-stack": p.name}
         if spec.size_hint_gb is not None:
             # File Storage has no size to provision; the hint is kept where operators look.
             tags["gpuform-size-hint-gb"] = str(spec.size_hint_gb)
-        self.file_system = oci.FileStorageFileSystem(
+        return oci.FileStorageFileSystem(
             self,
             "fs",
             oci.FileStorageFileSystemArgs(
@@ -79,15 +102,10 @@ class SharedFileSystem(Construct):
                 freeform_tags=tags,
             ),
         )
-        self.nsg = oci.CoreNetworkSecurityGroup(
-            self,
-            "nsg",
-            oci.CoreNetworkSecurityGroupArgs(
-                compartment_id=p.compartment_id, vcn_id=p.vcn_id, display_name=f"{p.name}-fss"
-            ),
-        )
-        self._nfs_rules()
-        self.mount_target = oci.FileStorageMountTarget(
+
+    def _mount_target(self) -> oci.FileStorageMountTarget:
+        p = self.props
+        return oci.FileStorageMountTarget(
             self,
             "mount_target",
             oci.FileStorageMountTargetArgs(
@@ -101,7 +119,10 @@ class SharedFileSystem(Construct):
                 freeform_tags={"gpuform-stack": p.name},
             ),
         )
-        self.export = oci.FileStorageExport(
+
+    def _export(self) -> oci.FileStorageExport:
+        spec = self.props.spec
+        return oci.FileStorageExport(
             self,
             "export",
             oci.FileStorageExportArgs(
@@ -112,21 +133,13 @@ class SharedFileSystem(Construct):
                 # docs); spelled out, it admits the nodes' range and nothing else.
                 export_options=[
                     oci.ExportClientOptions(
-                        source=str(p.clients_cidr),
+                        source=str(self.props.clients_cidr),
                         access="READ_ONLY" if spec.access == "read-only" else "READ_WRITE",
                         identity_squash="ROOT" if spec.root_squash else "NONE",
                         require_privileged_source_port=True,
                     )
                 ],
             ),
-        )
-        # Read once the export exists, so instances (whose metadata carries this address) are
-        # created after it and their first mount finds the export in place.
-        self._address = oci.CorePrivateIp(
-            self,
-            "mount_target_ip",
-            oci.CorePrivateIpArgs(private_ip_id=self.mount_target.first_private_ip_id),
-            depends_on=[self.export],
         )
 
     @property

@@ -1,4 +1,4 @@
-"""GpuCluster: Network + NodeGroup + Endpoint + Bastion (+ instance access), composed."""
+"""GpuCluster: Network + GpuNodes + ApiLoadBalancer + Bastion (+ instance access), composed."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ from dataclasses import dataclass, field, replace
 from ..engines import driver
 from ..node_metadata import ApplyTimeValues
 from ..node_plan import NodePlan
-from ..specs import AnyStack, StackSpec
+from ..specs import AnyStack, SharedStorage, StackSpec, WeightCache
 from ..tf import oci
 from ..tf.cdk import Construct
 from .access import InstanceAccess, InstanceAccessProps
 from .bastion import Bastion, BastionProps
-from .endpoint import Endpoint, EndpointProps
 from .file_storage import SharedFileSystem, SharedFileSystemProps
+from .gpu_nodes import GpuNodes, GpuNodesProps
+from .load_balancer import ApiLoadBalancer, ApiLoadBalancerProps
 from .network import Network, NetworkProps
-from .node_group import NodeGroup, NodeGroupProps
-from .weight_cache import WeightCache, WeightCacheProps
+from .weight_store import WeightStore, WeightStoreProps
 
 
 @dataclass(frozen=True)
@@ -42,19 +42,37 @@ class GpuCluster(Construct):
 
     def __init__(self, scope: Construct, id: str, props: GpuClusterProps) -> None:
         super().__init__(scope, id)
-        spec, dep = props.stack, props.stack.deployment
+        spec = props.stack
         self._spec = spec
-        c = props.compartment_id
-        secrets = props.values
-        ads = oci.AvailabilityDomains(self, "ads", oci.AvailabilityDomainsArgs(compartment_id=c))
-        ad = ads.name(spec.nodes.availability_domain)
+        self._props = props
         serving = spec if isinstance(spec, StackSpec) else None
-        self.network = Network(
+        ads = oci.AvailabilityDomains(
+            self, "ads", oci.AvailabilityDomainsArgs(compartment_id=props.compartment_id)
+        )
+        ad = ads.name(spec.nodes.availability_domain)
+        self.network = self._network(serving)
+        weights = serving.weights if serving else None
+        self.weights = self._weight_store(weights) if weights else None
+        storage = spec.shared_storage
+        self.shared_fs = self._shared_fs(storage, ad) if storage else None
+        self.nodes = self._gpu_nodes(ad, block_volumes=bool(weights and weights.volume))
+        if self.weights:
+            self.weights.attach(self.nodes.instances, ad, spec.nodes.shape_info.bare_metal)
+        # After the nodes: the dynamic group admits exactly their OCIDs (in a cluster network,
+        # as read back once the pool has launched them).
+        self.access = self._instance_access()
+        self.bastion = self._bastion(ad)
+        # Each replica's head serves the API; its workers join it (Ray or SGLang's dist-init).
+        self.endpoint = self._load_balancer(serving) if serving else None
+
+    def _network(self, serving: StackSpec | None) -> Network:
+        dep = self._spec.deployment
+        return Network(
             self,
             "network",
             NetworkProps(
-                name=spec.name,
-                compartment_id=c,
+                name=self._spec.name,
+                compartment_id=self._props.compartment_id,
                 vcn_cidr=dep.vcn_cidr,
                 public_subnet_cidr=dep.public_subnet_cidr,
                 private_subnet_cidr=dep.private_subnet_cidr,
@@ -64,42 +82,44 @@ class GpuCluster(Construct):
                 api_port=serving.endpoint.port if serving else None,
             ),
         )
-        weights = serving.weights if serving else None
-        self.weights = (
-            WeightCache(
-                self,
-                "weights",
-                WeightCacheProps(name=spec.name, compartment_id=c, region=dep.region, spec=weights),
-            )
-            if weights
-            else None
+
+    def _weight_store(self, weights: WeightCache) -> WeightStore:
+        return WeightStore(
+            self,
+            "weights",
+            WeightStoreProps(
+                name=self._spec.name,
+                compartment_id=self._props.compartment_id,
+                region=self._spec.deployment.region,
+                spec=weights,
+            ),
         )
-        storage = spec.shared_storage
-        self.shared_fs = (
-            SharedFileSystem(
-                self,
-                "shared_fs",
-                SharedFileSystemProps(
-                    name=spec.name,
-                    compartment_id=c,
-                    availability_domain=ad,
-                    vcn_id=self.network.vcn.id,
-                    subnet_id=self.network.private_subnet.id,
-                    clients_cidr=dep.private_subnet_cidr,
-                    spec=storage,
-                ),
-            )
-            if storage
-            else None
+
+    def _shared_fs(self, storage: SharedStorage, ad: str) -> SharedFileSystem:
+        return SharedFileSystem(
+            self,
+            "shared_fs",
+            SharedFileSystemProps(
+                name=self._spec.name,
+                compartment_id=self._props.compartment_id,
+                availability_domain=ad,
+                vcn_id=self.network.vcn.id,
+                subnet_id=self.network.private_subnet.id,
+                clients_cidr=self._spec.deployment.private_subnet_cidr,
+                spec=storage,
+            ),
         )
-        self.nodes = NodeGroup(
+
+    def _gpu_nodes(self, ad: str, *, block_volumes: bool) -> GpuNodes:
+        props = self._props
+        return GpuNodes(
             self,
             "nodes",
-            NodeGroupProps(
-                nodes=spec.nodes,
+            GpuNodesProps(
+                nodes=self._spec.nodes,
                 plan=props.plan,
                 placement=props.plan[0].placement,
-                compartment_id=c,
+                compartment_id=props.compartment_id,
                 availability_domain=ad,
                 subnet_id=self.network.private_subnet.id,
                 nsg_id=self.network.node_nsg.id,
@@ -109,64 +129,62 @@ class GpuCluster(Construct):
                     weights_namespace=self.weights.namespace if self.weights else "",
                     weights_url=self.weights.par_url if self.weights else "",
                 ),
-                block_volumes=bool(weights and weights.volume),
+                block_volumes=block_volumes,
                 image_id=props.node_image_id,
-                region=dep.region,
+                region=self._spec.deployment.region,
             ),
         )
-        if self.weights:
-            self.weights.attach(self.nodes.instances, ad, spec.nodes.shape_info.bare_metal)
-        # After the nodes: the dynamic group admits exactly their OCIDs (in a cluster network,
-        # as read back once the pool has launched them).
-        self.access = (
-            InstanceAccess(
-                self,
-                "access",
-                InstanceAccessProps(
-                    name=spec.name,
-                    tenancy_id=props.tenancy_id,
-                    compartment_id=c,
-                    api_key_secret_id=secrets.api_key_secret_id or None,
-                    hub_token_secret_id=secrets.hub_token_secret_id or None,
-                    weights_bucket=self.weights.bucket_name if self.weights else None,
-                    instance_ids=tuple(i.id for i in self.nodes.instances),
-                    provider_args=props.provider_args,
-                ),
-            )
-            if secrets.api_key_secret_id or secrets.hub_token_secret_id or self.weights
-            else None
+
+    def _instance_access(self) -> InstanceAccess | None:
+        """The dynamic group and policy, when the nodes read a secret or the weights bucket."""
+        props, secrets = self._props, self._props.values
+        if not (secrets.api_key_secret_id or secrets.hub_token_secret_id or self.weights):
+            return None
+        return InstanceAccess(
+            self,
+            "access",
+            InstanceAccessProps(
+                name=self._spec.name,
+                tenancy_id=props.tenancy_id,
+                compartment_id=props.compartment_id,
+                api_key_secret_id=secrets.api_key_secret_id or None,
+                hub_token_secret_id=secrets.hub_token_secret_id or None,
+                weights_bucket=self.weights.bucket_name if self.weights else None,
+                instance_ids=tuple(i.id for i in self.nodes.instances),
+                provider_args=props.provider_args,
+            ),
         )
-        self.bastion = Bastion(
+
+    def _bastion(self, ad: str) -> Bastion:
+        return Bastion(
             self,
             "bastion",
             BastionProps(
-                name=spec.name,
-                compartment_id=c,
+                name=self._spec.name,
+                compartment_id=self._props.compartment_id,
                 availability_domain=ad,
                 subnet_id=self.network.public_subnet.id,
                 nsg_id=self.network.bastion_nsg.id,
-                ssh_authorized_keys=secrets.ssh_authorized_keys,
+                ssh_authorized_keys=self._props.values.ssh_authorized_keys,
             ),
         )
-        # Each replica's head serves the API; its workers join it (Ray or SGLang's dist-init).
-        self.endpoint = (
-            Endpoint(
-                self,
-                "endpoint",
-                EndpointProps(
-                    name=spec.name,
-                    compartment_id=c,
-                    subnet_id=self.network.public_subnet.id,
-                    nsg_id=self.network.endpoint_nsg.id,
-                    listen_port=serving.endpoint.port,
-                    health_path=driver(serving.engine.kind).health_path,
-                    engine_port=serving.engine.serve_port,
-                    health_timeout_ms=driver(serving.engine.kind).health_timeout_ms,
-                    target_instance_ids=tuple(h.id for h in self.nodes.heads),
-                ),
-            )
-            if serving
-            else None
+
+    def _load_balancer(self, serving: StackSpec) -> ApiLoadBalancer:
+        engine = driver(serving.engine.kind)
+        return ApiLoadBalancer(
+            self,
+            "endpoint",
+            ApiLoadBalancerProps(
+                name=self._spec.name,
+                compartment_id=self._props.compartment_id,
+                subnet_id=self.network.public_subnet.id,
+                nsg_id=self.network.endpoint_nsg.id,
+                listen_port=serving.endpoint.port,
+                health_path=engine.health_path,
+                engine_port=serving.engine.serve_port,
+                health_timeout_ms=engine.health_timeout_ms,
+                target_instance_ids=tuple(h.id for h in self.nodes.heads),
+            ),
         )
 
     @property

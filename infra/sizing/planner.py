@@ -20,6 +20,7 @@ from .memory import (
     overhead_bytes,
     weight_bytes,
 )
+from .optimizers import DEFAULT_OPTIMIZER, Optimizer, optimizer
 from .parallelism import expert_parallel, max_nodes, tp_problem, valid_tps
 from .params import ParamCount, count
 from .precision import PRECISIONS, Precision, bits_rank
@@ -39,6 +40,8 @@ class Labels:
     context: str = "--context"
     nodes: str = "--nodes"
     precision: str = "--precision"
+    gpus: str = "--gpus"
+    optimizer: str = "--optimizer"
 
 
 CLI_LABELS = Labels()
@@ -58,7 +61,15 @@ class Request:
     context: int | None = None
     memory_fraction: float | None = None
     batch: int = 1
+    gpus: int | None = None
+    """Fine-tune on this many GPUs of one node; None: every GPU of the nodes planned."""
+    optimizer: Optimizer | None = None
+    """The fine-tune's optimizer; None: DEFAULT_OPTIMIZER."""
     labels: Labels = CLI_LABELS
+
+    @property
+    def chosen_optimizer(self) -> Optimizer:
+        return self.optimizer or DEFAULT_OPTIMIZER
 
     @property
     def engine_kind(self) -> EngineKind:
@@ -98,7 +109,8 @@ class Plan:
     weights_gb: float
     kv_bytes_per_token: int
     gpu_memory_gb: float
-    """All the GPU memory the task needs, over every GPU it uses."""
+    """All the GPU memory the task needs, over every GPU it uses; per GPU when the request
+    fixes `gpus` (a fine-tune on part of a node), which is then what `fits` is judged on."""
     max_context: int
     kv_tokens: int
     """Tokens the KV cache of one replica holds."""
@@ -116,6 +128,11 @@ class Plan:
     host_memory_gb_per_node: float = 0.0
     topology: Topology | None = None
     """How the engine lays out one replica (serving plans only)."""
+    gpus: int = 0
+    """GPUs the plan uses: one serving replica's, or a fine-tune's (the request's `gpus`, else
+    every GPU of its nodes)."""
+    optimizer: Optimizer | None = None
+    """The optimizer a fine-tuning plan assumes (optimizers.py); None for serving."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -123,8 +140,11 @@ class Plan:
     def describe(self) -> str:
         """`2 x BM.GPU.H100.8 (TP 8, PP 2)`."""
         if self.task != "serve":
-            gpus = self.nodes * self.gpus_per_node
-            return f"{self.nodes} x {self.shape} (ZeRO-3 over {gpus} GPUs)"
+            if self.gpus < self.nodes * self.gpus_per_node:
+                return (
+                    f"{self.nodes} x {self.shape} ({_gpus(self.gpus)} of its {self.gpus_per_node})"
+                )
+            return f"{self.nodes} x {self.shape} (ZeRO-3 over {self.gpus} GPUs)"
         assert self.topology is not None
         return f"{self.nodes} x {self.shape} ({self.topology.describe()})"
 
@@ -140,6 +160,10 @@ class Result:
 
 def _gb(n: float) -> float:
     return round(n / GB, 1)
+
+
+def _gpus(n: int) -> str:
+    return f"{n} GPU" if n == 1 else f"{n} GPUs"
 
 
 def _serve(
@@ -210,6 +234,7 @@ def _serve(
         reason=reason,
         multi_node=nodes > 1,
         topology=topo,
+        gpus=gpus,
     )
 
 
@@ -235,22 +260,27 @@ def _train(req: Request, p: ParamCount, shape: Shape, nodes: int, seq: int) -> P
     """ZeRO-3 (FSDP) over every GPU; for full fine-tuning, Adam offloaded to host if needed."""
     a = req.model.model.arch
     task: TrainTask = req.task  # type: ignore[assignment]
-    tm = train_memory(p, task, a)
-    gpus = nodes * shape.gpus
+    opt = req.chosen_optimizer
+    tm = train_memory(p, task, a, opt)
+    gpus = req.gpus or nodes * shape.gpus
     # What the driver reports a process can use, in bytes (not the marketing "80 GB").
     mem = shape.gpu_memory_bytes
     per_gpu = gpu_bytes(a, tm, seq, req.batch, gpus)
     offload = False
     host = 0.0
     reason = ""
-    if per_gpu > GPU_USABLE * mem and tm.offloadable:
+    if req.gpus and req.gpus > shape.gpus:
+        reason = (
+            f"{shape.name} has {_gpus(shape.gpus)} per node, fewer than {req.labels.gpus} {gpus}"
+        )
+    elif per_gpu > GPU_USABLE * mem and tm.offloadable:
         offload = True
         per_gpu = gpu_bytes(a, tm, seq, req.batch, gpus, offload=True)
         host = tm.offloadable / nodes
-    if per_gpu > GPU_USABLE * mem:
+    if not reason and per_gpu > GPU_USABLE * mem:
         reason = (
-            f"needs {_gb(per_gpu)} GB per GPU over {gpus} GPUs"
-            f"{' with Adam offloaded to host' if offload else ''}; "
+            f"needs {_gb(per_gpu)} GB per GPU over {_gpus(gpus)} with "
+            f"{optimizer(opt).label}{', its states offloaded to host' if offload else ''}; "
             f"{shape.name} has {_gb(mem)} GB per GPU, of which the plan keeps "
             f"{_gb((1 - GPU_USABLE) * mem)} GB as margin"
         )
@@ -272,7 +302,7 @@ def _train(req: Request, p: ParamCount, shape: Shape, nodes: int, seq: int) -> P
         engine=req.engine_kind,
         weights_gb=_gb(tm.weights),
         kv_bytes_per_token=kv_bytes_per_token(a, "vllm"),
-        gpu_memory_gb=_gb(gpus * per_gpu),
+        gpu_memory_gb=_gb(per_gpu if req.gpus else gpus * per_gpu),
         max_context=seq,
         kv_tokens=0,
         context=seq,
@@ -284,6 +314,8 @@ def _train(req: Request, p: ParamCount, shape: Shape, nodes: int, seq: int) -> P
         multi_node=nodes > 1,
         offload=offload,
         host_memory_gb_per_node=_gb(host),
+        gpus=gpus,
+        optimizer=opt,
     )
 
 
@@ -302,7 +334,35 @@ def _context(req: Request) -> int:
     return min(default, a.max_position_embeddings)
 
 
+def _check_training(req: Request) -> None:
+    """--gpus and --optimizer belong to fine-tuning, and --gpus to one node."""
+    if req.task == "serve":
+        for label, value in ((req.labels.gpus, req.gpus), (req.labels.optimizer, req.optimizer)):
+            if value is not None:
+                raise UserError.at(
+                    label,
+                    value,
+                    "applies to fine-tuning; add --task full, lora or qlora, or drop it",
+                )
+        return
+    if req.gpus is None:
+        return
+    if req.nodes is not None and req.nodes > 1:
+        raise UserError.at(
+            req.labels.gpus,
+            req.gpus,
+            f"plans GPUs of one node, not {req.nodes} nodes; "
+            f"drop {req.labels.nodes} or {req.labels.gpus}",
+        )
+    if req.shape is not None and req.gpus > get_shape(req.shape).gpus:
+        have = get_shape(req.shape).gpus
+        raise UserError.at(
+            req.labels.gpus, req.gpus, f"{req.shape} has {_gpus(have)} per node; use 1 to {have}"
+        )
+
+
 def _check(req: Request) -> None:
+    _check_training(req)
     if req.task != "serve" and req.tp is not None:
         raise UserError.at(
             req.labels.tp, req.tp, "fine-tuning shards with ZeRO-3 over every GPU; drop --tp for it"
@@ -342,7 +402,7 @@ def _for_shape(req: Request, p: ParamCount, shape: Shape, context: int) -> Plan:
     a = req.model.model.arch
     engine = req.engine_kind
     if req.task != "serve":
-        limit = max_nodes(shape, "vllm")
+        limit = 1 if req.gpus else max_nodes(shape, "vllm")
         counts = [req.nodes] if req.nodes else list(range(1, limit + 1))
         trained = [_train(req, p, shape, n, context) for n in counts]
         return next((t for t in trained if t.fits), trained[0])
@@ -384,8 +444,13 @@ def plan(req: Request) -> Result:
 
 
 def nearest(req: Request) -> Plan | None:
-    """The closest plan that fits when `req` does not: relax nodes, TP, shape, then precision."""
+    """The closest plan that fits when `req` does not: relax GPUs, nodes, TP, shape, then
+    precision."""
+    more_gpus = [replace(req, gpus=g) for g in (2, 4, 8) if req.gpus and g > req.gpus]
+    if req.gpus:
+        more_gpus.append(replace(req, gpus=None))
     tries = [
+        *more_gpus,
         replace(req, nodes=None),
         replace(req, nodes=None, tp=None),
         replace(req, nodes=None, tp=None, shape=None),
@@ -426,7 +491,12 @@ def why_not(result: Result) -> str:
     fixes: list[str] = []
     same = nearest(replace(req, shape=target.shape))
     if same is not None and same.shape == target.shape and same.precision == precision:
-        fixes.append(f"{same.nodes} nodes" if same.nodes != target.nodes else same.describe())
+        if same.nodes != target.nodes:
+            fixes.append(f"{same.nodes} nodes")
+        elif same.gpus != target.gpus:
+            fixes.append(f"{req.labels.gpus} {same.gpus}")
+        else:
+            fixes.append(same.describe())
     other = nearest(replace(req, shape=None, nodes=req.nodes))
     if other is not None and other.shape != target.shape:
         label = other.shape if other.nodes == 1 else f"{other.nodes} x {other.shape}"

@@ -51,6 +51,7 @@ TRAINING_LABELS = Labels(
     context="training.seq_len",
     nodes="nodes.count",
     precision="model.precision",
+    optimizer="training.optimizer",
 )
 
 
@@ -153,6 +154,7 @@ def resolve_training(stack: TrainingStackSpec) -> StackSizes:
         nodes=stack.nodes.count,
         context=t.seq_len,
         batch=t.micro_batch,
+        optimizer=t.optimizer,
         labels=TRAINING_LABELS,
     )
     result = plan(req)

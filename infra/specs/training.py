@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from ..sizing.optimizers import DEFAULT_OPTIMIZER, Optimizer
 from .base import Spec
 from .deployment import Deployment
 from .engine import _IMAGE, _TAG
@@ -33,6 +34,12 @@ class Training(Spec):
     task: TrainTask = "full"
     seq_len: int = Field(default=4096, ge=256, le=1_048_576)
     micro_batch: int = Field(default=1, ge=1, le=1024)
+    optimizer: Optimizer = Field(
+        default=DEFAULT_OPTIMIZER,
+        description="What the trainer steps with; the planner sizes its states and step: "
+        "adamw-fused (HF Trainer's default), adamw-foreach (torch.optim.AdamW's own default) "
+        "or adamw-8bit (bitsandbytes).",
+    )
     tensor_parallel_size: int = Field(default=1, ge=1, le=8)
     pipeline_parallel_size: int = Field(default=1, ge=1, le=128)
     expert_parallel_size: int = Field(default=1, ge=1, le=1024)

@@ -9,11 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..errors import UserError
 from . import fetch
@@ -100,12 +99,3 @@ def build(
             for p, d in zip(files, digests, strict=True)
         )
     )
-
-
-def as_entries(m: Manifest) -> list[Any]:
-    """The manifest as the pull's entries (for verify)."""
-    return [fetch.Entry(f.name, f.size, f.sha256, "") for f in m.files]
-
-
-def names(m: Manifest) -> Iterable[str]:
-    return (f.name for f in m.files)

@@ -11,7 +11,6 @@ the new one goes up last, so a prefix with a manifest holds exactly the bytes it
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +32,7 @@ from rich.progress import (
 )
 from s3transfer.subscribers import BaseSubscriber
 
-from .manifest import NAME, FileEntry, build
+from .manifest import NAME, FileEntry, Manifest, build
 from .s3 import check_bucket, check_prefix, talking_to
 
 SHA_META = "sha256"
@@ -125,23 +124,60 @@ def push(
     t0 = time.monotonic()
     with talking_to(s3, bucket, "opening the bucket"):
         s3.head_bucket(Bucket=bucket)
-    with _bar(console) as progress:
-        hashing = progress.add_task("hashing", total=_size(root))
-        manifest = build(root, workers, lambda n: progress.advance(hashing, n))
-        progress.remove_task(hashing)
+    manifest = _hash(root, workers, console)
     todo = to_upload(s3, bucket, prefix, manifest.files, workers)
     if todo:
         # From here until the new manifest is up, the prefix's objects and the old manifest may
         # disagree: without a manifest, nodes and `weights ls` say the push is unfinished.
         with talking_to(s3, bucket, "withdrawing the old manifest"):
             s3.delete_object(Bucket=bucket, Key=key(prefix, NAME))
+    config = _transfer_config(workers, part_size_mb)
+    total = _upload(s3, root, bucket, prefix, todo, config, console)
+    with talking_to(s3, bucket, "uploading the manifest"):
+        s3.put_object(
+            Bucket=bucket,
+            Key=key(prefix, NAME),
+            Body=manifest.to_json().encode(),
+            ContentType="application/json",
+        )
+    return PushResult(
+        uploaded=tuple(f.name for f in todo),
+        skipped=tuple(f.name for f in manifest.files if f not in todo),
+        bytes_uploaded=total,
+        seconds=time.monotonic() - t0,
+        manifest_key=key(prefix, NAME),
+    )
+
+
+def _hash(root: Path, workers: int, console: Console) -> Manifest:
+    """The manifest of `root`, with a progress bar over its bytes."""
+    with _bar(console) as progress:
+        hashing = progress.add_task("hashing", total=_size(root))
+        manifest = build(root, workers, lambda n: progress.advance(hashing, n))
+        progress.remove_task(hashing)
+    return manifest
+
+
+def _transfer_config(workers: int, part_size_mb: int) -> TransferConfig:
     part = part_size_mb << 20
-    config = TransferConfig(
+    return TransferConfig(
         multipart_threshold=part,
         multipart_chunksize=part,
         max_concurrency=workers,
         use_threads=True,
     )
+
+
+def _upload(
+    s3: Any,
+    root: Path,
+    bucket: str,
+    prefix: str,
+    todo: list[FileEntry],
+    config: TransferConfig,
+    console: Console,
+) -> int:
+    """Upload `todo` in parallel parts, each object carrying its sha256; the bytes sent."""
     total = sum(f.size for f in todo)
     with (
         talking_to(s3, bucket, "uploading"),
@@ -162,25 +198,8 @@ def push(
         ]
         for fut in futures:
             fut.result()
-    with talking_to(s3, bucket, "uploading the manifest"):
-        s3.put_object(
-            Bucket=bucket,
-            Key=key(prefix, NAME),
-            Body=manifest.to_json().encode(),
-            ContentType="application/json",
-        )
-    return PushResult(
-        uploaded=tuple(f.name for f in todo),
-        skipped=tuple(f.name for f in manifest.files if f not in todo),
-        bytes_uploaded=total,
-        seconds=time.monotonic() - t0,
-        manifest_key=key(prefix, NAME),
-    )
+    return total
 
 
 def _size(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
-
-
-def default_workers() -> int:
-    return min(32, (os.cpu_count() or 4) * 4)

@@ -1,4 +1,4 @@
-"""Endpoint: a public Network Load Balancer in front of the serving node."""
+"""ApiLoadBalancer: a public Network Load Balancer in front of the serving node."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from ..tf.cdk import Construct
 
 
 @dataclass(frozen=True)
-class EndpointProps:
+class ApiLoadBalancerProps:
     name: str
     compartment_id: str
     subnet_id: str
@@ -23,10 +23,10 @@ class EndpointProps:
     """How long a health check may take (the engine driver's; SGLang's /health generates)."""
 
 
-class Endpoint(Construct):
+class ApiLoadBalancer(Construct):
     """TCP pass-through on `listen_port` to the engine, health-checked over HTTP."""
 
-    def __init__(self, scope: Construct, id: str, props: EndpointProps) -> None:
+    def __init__(self, scope: Construct, id: str, props: ApiLoadBalancerProps) -> None:
         super().__init__(scope, id)
         self.nlb = oci.NetworkLoadBalancer(
             self,

@@ -1,9 +1,9 @@
-"""WeightCache: the bucket a stack's weights live in, a read-only PAR, and the block volumes that
+"""WeightStore: the bucket a stack's weights live in, a read-only PAR, and the block volumes that
 cache them next to the GPUs (docs/weights.md).
 
 Reads by the nodes are granted through InstanceAccess (`weights_bucket`); this construct only
 makes the storage. Apply-time values the nodes need (the namespace, the PAR's URL) are exposed
-for NodeGroup to pass as instance metadata.
+for GpuNodes to pass as instance metadata.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..render.weights_part import VolumePart
-from ..specs import WeightCache as WeightCacheSpec
+from ..specs import WeightCache
 from ..tf import oci
 from ..tf.cdk import Construct, operand
 from ..tf.resources import Condition
@@ -21,17 +21,17 @@ ISCSI, PARAVIRTUALIZED = "iscsi", "paravirtualized"
 
 
 @dataclass(frozen=True)
-class WeightCacheProps:
+class WeightStoreProps:
     name: str
     compartment_id: str
     region: str
-    spec: WeightCacheSpec
+    spec: WeightCache
 
 
-class WeightCache(Construct):
+class WeightStore(Construct):
     """A private bucket (or a reference to one), its namespace, and an optional read-only PAR."""
 
-    def __init__(self, scope: Construct, id: str, props: WeightCacheProps) -> None:
+    def __init__(self, scope: Construct, id: str, props: WeightStoreProps) -> None:
         super().__init__(scope, id)
         self._props = props
         spec = props.spec

@@ -1,17 +1,17 @@
-"""NodeGroup: identical GPU instances, launched one by one (each booting its own stage 0) or
+"""GpuNodes: identical GPU instances, launched one by one (each booting its own stage 0) or
 as one cluster network's pool (sharing one, with a roster: cluster_network.py). Either way
 every node fetches its files as a bundle from the stack's boot bucket (bundles.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from .. import node_metadata
 from ..node_plan import NodePlan, bundles, pool_stage0
 from ..placement import Placement
-from ..specs import NodeGroup as NodeGroupSpec
+from ..specs import NodeGroup
 from ..tf import oci
 from ..tf.cdk import Construct
 from .bundles import BootBucket, BootBucketProps, Bundles
@@ -22,10 +22,10 @@ ENABLED, DISABLED = "ENABLED", "DISABLED"
 
 
 @dataclass(frozen=True)
-class NodeGroupProps:
+class GpuNodesProps:
     """A stack's nodes as the node plan decided them, where they go, and apply-time values."""
 
-    nodes: NodeGroupSpec
+    nodes: NodeGroup
     plan: tuple[NodePlan, ...]
     placement: Placement | None
     compartment_id: str
@@ -43,10 +43,10 @@ class NodeGroupProps:
     """The stack's region: the bundles' and roster's URLs name it."""
 
 
-class NodeGroup(Construct):
+class GpuNodes(Construct):
     """One node per planned node, of one GPU shape, in the private subnet."""
 
-    def __init__(self, scope: Construct, id: str, props: NodeGroupProps) -> None:
+    def __init__(self, scope: Construct, id: str, props: GpuNodesProps) -> None:
         super().__init__(scope, id)
         nodes = props.nodes
         image_id = props.image_id or platform_image_id(
@@ -74,9 +74,7 @@ class NodeGroup(Construct):
         self.heads = [self.instances[n.index] for n in props.plan if n.role == "head"]
         """One per replica: the nodes that serve the API."""
 
-    def _one_by_one(self, props: NodeGroupProps, image_id: str) -> list[oci.CoreInstance]:
-        nodes = props.nodes
-        shape = nodes.shape_info
+    def _one_by_one(self, props: GpuNodesProps, image_id: str) -> list[oci.CoreInstance]:
         self.cluster = (
             oci.CoreComputeCluster(
                 self,
@@ -96,49 +94,54 @@ class NodeGroup(Construct):
             head_ip = "" if node.role == "head" else instances[node.head].private_ip
             urls = self.bundles.urls([node.bundle])
             metadata = node.metadata(replace(props.values, head_ip=head_ip, bundle_urls=urls))
-            instances.append(
-                oci.CoreInstance(
-                    self,
-                    f"node_{node.index}",
-                    oci.CoreInstanceArgs(
-                        availability_domain=props.availability_domain,
-                        compartment_id=props.compartment_id,
-                        shape=shape.name,
-                        display_name=node.display_name,
-                        fault_domain=nodes.fault_domain,
-                        create_vnic_details=oci.CreateVnicDetails(
-                            subnet_id=props.subnet_id,
-                            assign_public_ip="false",
-                            nsg_ids=[props.nsg_id],
-                            hostname_label=node.hostname,
-                        ),
-                        source_details=oci.InstanceSourceDetails(
-                            source_id=image_id,
-                            boot_volume_size_in_gbs=str(nodes.boot_volume_gb),
-                            boot_volume_vpus_per_gb=str(nodes.boot_volume_vpus_per_gb),
-                        ),
-                        metadata=metadata,
-                        agent_config=_agent_config(
-                            shape.vendor, self.cluster is not None, props.block_volumes
-                        ),
-                        compute_cluster_id=self.cluster.id if self.cluster else None,
-                        # Paravirtualized boot volumes (VMs) encrypt in transit; bare metal
-                        # boots over iSCSI, where the option does not apply.
-                        is_pv_encryption_in_transit_enabled=None if shape.bare_metal else True,
-                        freeform_tags={
-                            "gpuform-stack": node.stack,
-                            "gpuform-role": node.role,
-                            "gpuform-node-index": str(node.index),
-                            "gpuform-replica": str(node.replica),
-                        },
-                    ),
-                    # A custom image changes only when the stack or its variable says so.
-                    ignore_changes=() if nodes.image.is_custom else IGNORE_IMAGE_DRIFT,
-                )
-            )
+            instances.append(self._instance(props, node, image_id, metadata))
         return instances
 
-    def _pool_props(self, props: NodeGroupProps, image_id: str) -> ClusterNetworkProps:
+    def _instance(
+        self, props: GpuNodesProps, node: NodePlan, image_id: str, metadata: Mapping[str, str]
+    ) -> oci.CoreInstance:
+        nodes = props.nodes
+        shape = nodes.shape_info
+        return oci.CoreInstance(
+            self,
+            f"node_{node.index}",
+            oci.CoreInstanceArgs(
+                availability_domain=props.availability_domain,
+                compartment_id=props.compartment_id,
+                shape=shape.name,
+                display_name=node.display_name,
+                fault_domain=nodes.fault_domain,
+                create_vnic_details=oci.CreateVnicDetails(
+                    subnet_id=props.subnet_id,
+                    assign_public_ip="false",
+                    nsg_ids=[props.nsg_id],
+                    hostname_label=node.hostname,
+                ),
+                source_details=oci.InstanceSourceDetails(
+                    source_id=image_id,
+                    boot_volume_size_in_gbs=str(nodes.boot_volume_gb),
+                    boot_volume_vpus_per_gb=str(nodes.boot_volume_vpus_per_gb),
+                ),
+                metadata=metadata,
+                agent_config=_agent_config(
+                    shape.vendor, self.cluster is not None, props.block_volumes
+                ),
+                compute_cluster_id=self.cluster.id if self.cluster else None,
+                # Paravirtualized boot volumes (VMs) encrypt in transit; bare metal
+                # boots over iSCSI, where the option does not apply.
+                is_pv_encryption_in_transit_enabled=None if shape.bare_metal else True,
+                freeform_tags={
+                    "gpuform-stack": node.stack,
+                    "gpuform-role": node.role,
+                    "gpuform-node-index": str(node.index),
+                    "gpuform-replica": str(node.replica),
+                },
+            ),
+            # A custom image changes only when the stack or its variable says so.
+            ignore_changes=() if nodes.image.is_custom else IGNORE_IMAGE_DRIFT,
+        )
+
+    def _pool_props(self, props: GpuNodesProps, image_id: str) -> ClusterNetworkProps:
         stage0 = pool_stage0(props.plan)
         return ClusterNetworkProps(
             nodes=props.nodes,
