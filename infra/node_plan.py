@@ -20,7 +20,7 @@ from .render.bundle import Bundle, build_bundle
 from .render.cloud_config import render_cloud_config, render_files
 from .render.context import NodeContext, build_context
 from .render.steps import TARGET, steps_for
-from .sizing.settings import EngineSettings
+from .sizing.settings import StackSizes
 from .specs import AnyStack
 
 Role = Literal["head", "worker"]
@@ -111,7 +111,7 @@ class NodePlan:
         }
 
 
-def plan_nodes(stack: AnyStack, settings: EngineSettings) -> tuple[NodePlan, ...]:
+def plan_nodes(stack: AnyStack, settings: StackSizes) -> tuple[NodePlan, ...]:
     """Every node of `stack` with `settings`, head of the first replica first."""
     topo = settings.topology
     placement = rdma_placement(stack, settings)

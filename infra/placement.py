@@ -6,14 +6,14 @@ from __future__ import annotations
 from typing import Literal
 
 from .errors import UserError
-from .sizing.settings import EngineSettings
+from .sizing.settings import StackSizes
 from .specs import AnyStack
 
 Placement = Literal["compute_cluster", "cluster_network"]
 """compute_cluster: per-node instances; cluster_network: one instance pool of identical nodes."""
 
 
-def rdma_placement(stack: AnyStack, settings: EngineSettings) -> Placement | None:
+def rdma_placement(stack: AnyStack, settings: StackSizes) -> Placement | None:
     """A compute cluster when one replica (or a training cluster) spans nodes, or the stack
     asks for one; else None.
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from . import outdir as outdir_guard
 from .errors import UserError
 from .node_plan import NodePlan, plan_nodes, pool_stage0
-from .sizing.settings import EngineSettings, resolve
+from .sizing.settings import StackSizes, resolve
 from .specs import AnyStack
 
 
@@ -20,7 +20,7 @@ class SynthResult:
     """Stack name -> its cdk.tf.json."""
 
 
-def settings_for(spec: AnyStack) -> EngineSettings:
+def settings_for(spec: AnyStack) -> StackSizes:
     """The planner's settings for `spec`; UserError names the stack, the field and the fix."""
     try:
         return resolve(spec)

@@ -19,7 +19,7 @@ from infra.node_plan import NodePlan, plan_nodes
 from infra.render.context import build_context
 from infra.render.jinja import environment
 from infra.render.stage0 import MAX_STAGE0_B64
-from infra.sizing.settings import EngineSettings, resolve
+from infra.sizing.settings import StackSizes, resolve
 from infra.specs import AnyStack, Endpoint, Engine, Image, Model, NodeGroup, StackSpec
 from infra.specs.storage import SharedStorage
 from infra.stacks import load_examples
@@ -537,9 +537,7 @@ def test_node_count_comes_from_the_settings_not_the_spec() -> None:
     # A stack that leaves nodes.count unset gets the planner's count; Terraform creates
     # settings.nodes instances, so rendering must accept every one of them.
     stack = INLINE["vllm-h100-dnf-nvme"]
-    settings = EngineSettings(
-        Topology(tp=8, pp=2, nodes_per_replica=2, gpus_per_node=8), 4096, None
-    )
+    settings = StackSizes(Topology(tp=8, pp=2, nodes_per_replica=2, gpus_per_node=8), 4096, None)
     worker = plan_nodes(stack, settings)[1].files
     assert "ray start --block" in worker[f"{LIB}/ray.sh"]
     with pytest.raises(ValueError, match="outside stack"):
@@ -548,7 +546,7 @@ def test_node_count_comes_from_the_settings_not_the_spec() -> None:
 
 def test_settings_not_the_spec_decide_the_flags() -> None:
     stack = INLINE["vllm-h100-dnf-nvme"]
-    settings = EngineSettings(Topology(tp=4, pp=1, nodes_per_replica=1, gpus_per_node=4), 2048, 0.8)
+    settings = StackSizes(Topology(tp=4, pp=1, nodes_per_replica=1, gpus_per_node=4), 2048, 0.8)
     argv = " ".join(_engine_argv(plan_nodes(stack, settings)[0].files))
     assert "--tensor-parallel-size 4" in argv and "--max-model-len 2048" in argv
     assert "--gpu-memory-utilization 0.8" in argv

@@ -16,7 +16,7 @@ from infra.engines import Topology
 from infra.render.context import build_context
 from infra.render.jinja import environment
 from infra.render.steps import step
-from infra.sizing.settings import EngineSettings
+from infra.sizing.settings import StackSizes
 from infra.specs import Engine, Model, NodeGroup, StackSpec
 
 from .factories import deployment
@@ -28,7 +28,7 @@ STACK = StackSpec(
     engine=Engine(kind="vllm"),
 )
 
-SETTINGS = EngineSettings(Topology(tp=1, pp=1, nodes_per_replica=1, gpus_per_node=1), 4096, None)
+SETTINGS = StackSizes(Topology(tp=1, pp=1, nodes_per_replica=1, gpus_per_node=1), 4096, None)
 METADATA = {
     "gpuform_stack": "tst",
     "gpuform_node_index": "0",

@@ -19,7 +19,7 @@ from infra.sizing.parallelism import valid_tps
 from infra.sizing.params import count
 from infra.sizing.planner import Request, plan, why_not
 from infra.sizing.precision import Precision
-from infra.sizing.settings import EngineSettings, resolve
+from infra.sizing.settings import StackSizes, resolve
 from infra.specs import Engine, Image, Model, NodeGroup, StackSpec
 from infra.stacks import load_examples
 from infra.synth import synth
@@ -49,26 +49,26 @@ def _one_node(gpus: int, ep: int = 1) -> Topology:
 
 
 # What each example stack must resolve to.
-EXPECTED: dict[str, EngineSettings] = {
-    "r1-distill-llama-8b": EngineSettings(_one_node(1), 4096, 0.9),
+EXPECTED: dict[str, StackSizes] = {
+    "r1-distill-llama-8b": StackSizes(_one_node(1), 4096, 0.9),
     # SGLang's memory share is v0.5.4's own rule for the GPU and TP (0.862 on MI300X, TP8).
-    "r1-distill-llama-70b-sglang": EngineSettings(_one_node(8), 131072, 0.862),
-    "r1-distill-llama-70b-vllm": EngineSettings(_one_node(8), 126432, 0.9),
+    "r1-distill-llama-70b-sglang": StackSizes(_one_node(8), 131072, 0.862),
+    "r1-distill-llama-70b-vllm": StackSizes(_one_node(8), 126432, 0.9),
     # MoE: 256 routed experts place whole on the 8 TP ranks.
     # SGLang sizes from CUDA's total (150,109,880,320 bytes on an H200), as the planner does.
-    "deepseek-r1-h200": EngineSettings(_one_node(8, ep=8), 163840, 0.896),
+    "deepseek-r1-h200": StackSizes(_one_node(8, ep=8), 163840, 0.896),
     # Ollama: 43 GB of Q4_K_M fits one H100, so one GPU and no TP.
-    "deepseek-r1-70b-ollama": EngineSettings(_one_node(1), None, None),
-    "deepseek-v2-lite": EngineSettings(_one_node(4, ep=4), 163840, 0.9),
+    "deepseek-r1-70b-ollama": StackSizes(_one_node(1), None, None),
+    "deepseek-v2-lite": StackSizes(_one_node(4, ep=4), 163840, 0.9),
     # 673 GB of FP8 over 2 x 640 GB: TP 8 in each node, two pipeline stages.
-    "deepseek-r1-2x-h100": EngineSettings(
+    "deepseek-r1-2x-h100": StackSizes(
         Topology(tp=8, pp=2, nodes_per_replica=2, gpus_per_node=8, ep=8), 32768, 0.9
     ),
     # Training clusters: every node in one cluster, data parallel over what TP x PP leaves.
-    "deepseek-r1-rl": EngineSettings(
+    "deepseek-r1-rl": StackSizes(
         Topology(tp=1, pp=1, nodes_per_replica=16, gpus_per_node=8, dp=128), None, None
     ),
-    "deepseek-v2-lite-megatron": EngineSettings(
+    "deepseek-v2-lite-megatron": StackSizes(
         Topology(tp=1, pp=1, ep=8, nodes_per_replica=1, gpus_per_node=8, dp=8), None, None
     ),
 }

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..catalog.optimizers import OPTIMIZERS, Optimizer, optimizer
 from ..catalog.shapes import shapes
-from ..engines import ENGINE_KINDS, EngineKind, driver
+from ..engines import ENGINE_KINDS, EngineKind, driver, one_of
 from ..errors import UserError
 from ..sizing.catalog import ModelRef, UnknownModel, catalog, from_file, lookup
 from ..sizing.planner import TASKS, Plan, Request, Result, Task, why_not
@@ -132,7 +132,7 @@ def plan(
     precision: Annotated[
         str | None, typer.Option(help="bf16, fp16, fp8, int8 or int4 (AWQ/GPTQ; GGUF on Ollama).")
     ] = None,
-    engine: Annotated[str | None, typer.Option(help="vllm, sglang, ollama or tgi.")] = None,
+    engine: Annotated[str | None, typer.Option(help=f"{one_of(ENGINE_KINDS)}.")] = None,
     context: Annotated[
         int | None, typer.Option(min=1, help="Context length (serve) or sequence length (train).")
     ] = None,

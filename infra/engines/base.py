@@ -10,7 +10,9 @@ from ..catalog.shapes import Vendor
 from .args import Arg, NodeVar
 from .topology import Topology
 
-EngineKind = Literal["vllm", "sglang", "ollama", "tgi"]
+#: A registered driver's `kind` (infra/engines/__init__.py): a plain string, since the set of
+#: engines is the registry's and a Literal would list it a second time. Specs check it on input.
+EngineKind = str
 RayRole = Literal["head", "worker"]
 
 #: The replica head's private IP, as node.env names it (metadata key gpuform_head_ip).
@@ -31,6 +33,22 @@ class ApiKeySupport:
     env_var: str
     via_argv: bool
     note: str
+
+
+@dataclass(frozen=True)
+class ModelPull:
+    """How an engine that serves nothing until told to pulls its model through its own server.
+
+    The model-pull step (templates/scripts/model-pull.sh.j2) waits until `up_path` answers on
+    the engine's port, then runs `argv` and the model's tag inside the engine's container.
+    """
+
+    up_path: str
+    """Answers 200 once the server accepts requests, before any model is loaded."""
+    argv: tuple[str, ...]
+    """The engine's own pull command in its container; the tag is appended."""
+    address_env: str
+    """The variable that command reads the server's address from (set to 127.0.0.1:PORT)."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +131,13 @@ class EngineDriver:
     """Everything gpuform knows about one engine; nothing engine-specific lives elsewhere."""
 
     kind: EngineKind
+    """What a stack writes in engine.kind; unique in the registry."""
+    title: str
+    """The engine's own name, as messages print it (vLLM, SGLang)."""
+    example_model: str
+    """A model id in the form the engine takes (see `pulls_model`) that the sizing catalog holds,
+    small enough for one GPU: messages suggest it, and tests/test_every_engine.py plans, renders
+    and boots a stack serving it."""
     images: Mapping[Vendor, tuple[str, str]]
     """Default (repository, tag) per GPU vendor: the images the DeepSeek serving guides use."""
     port: int
@@ -133,14 +158,23 @@ class EngineDriver:
     ports: Callable[[ServeInputs], tuple[int, ...]]
     """TCP ports this node's engine listens on for other hosts (the load balancer, peers). The
     host firewall opens exactly these to the VCN (infra/render/context.py, FirewallPart)."""
-    pulls_model: bool = False
-    """The model is pulled through the running server (Ollama) rather than at start."""
+    pull: ModelPull | None = None
+    """How the engine pulls its model through its running server, from its own registry and by
+    that registry's tag (Ollama: deepseek-r1:70b); None: it loads a Hugging Face model at start.
+    """
     gguf: bool = False
     """Serves GGUF files: every tensor quantized, Q4_K_M unless the tag says otherwise."""
     tensor_parallel: bool = True
     """Splits attention heads over GPUs; False: one GPU, or whole layers over all of them."""
     health_timeout_ms: int = 3_000
     """How long the load balancer waits for `health_path` (OCI's default is 3 s)."""
+
+    @property
+    def pulls_model(self) -> bool:
+        """model.id is a tag the engine pulls itself (`pull`): gpuform fetches nothing for it, so
+        no weights step, weights bucket or hub token. False: model.id is a Hugging Face id
+        (org/name) whose weights the weights step fetches before the engine starts."""
+        return self.pull is not None
 
     def image_ref(self, vendor: Vendor, image: str | None = None, tag: str | None = None) -> str:
         """`repo:tag` with this engine's defaults filled for the GPU vendor."""

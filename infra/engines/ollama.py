@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from .base import EngineCommand, EngineDriver, MemoryProfile, ServeInputs, serving_port
+from .base import (
+    EngineCommand,
+    EngineDriver,
+    MemoryProfile,
+    ModelPull,
+    ServeInputs,
+    serving_port,
+)
 from .topology import Topology
 
 
@@ -26,6 +33,8 @@ def _command(s: ServeInputs) -> EngineCommand:
 
 DRIVER = EngineDriver(
     kind="ollama",
+    title="Ollama",
+    example_model="deepseek-r1:1.5b",
     images={"nvidia": ("ollama/ollama", "0.12.6"), "amd": ("ollama/ollama", "0.12.6-rocm")},
     port=11434,
     health_path="/",
@@ -48,7 +57,8 @@ DRIVER = EngineDriver(
     topology=_topology,
     command=_command,
     ports=serving_port,
-    pulls_model=True,
+    # GET /api/version answers as soon as the server listens; `ollama pull` is a client of it.
+    pull=ModelPull(up_path="/api/version", argv=("ollama", "pull"), address_env="OLLAMA_HOST"),
     gguf=True,
     tensor_parallel=False,
 )

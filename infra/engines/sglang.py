@@ -77,6 +77,8 @@ def _command(s: ServeInputs) -> EngineCommand:
 
 DRIVER = EngineDriver(
     kind="sglang",
+    title="SGLang",
+    example_model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B",
     images={
         "nvidia": ("lmsysorg/sglang", "v0.5.4-cu126"),
         "amd": ("lmsysorg/sglang", "v0.5.4-rocm630-mi30x"),

@@ -36,6 +36,8 @@ def _command(s: ServeInputs) -> EngineCommand:
 
 DRIVER = EngineDriver(
     kind="tgi",
+    title="TGI",
+    example_model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B",
     images={
         "nvidia": ("ghcr.io/huggingface/text-generation-inference", "3.3.6"),
         "amd": ("ghcr.io/huggingface/text-generation-inference", "3.3.6-rocm"),

@@ -57,6 +57,8 @@ def _batch_defaults(gpu_memory_bytes: int, gpu_model: str) -> tuple[int, int]:
 
 DRIVER = EngineDriver(
     kind="vllm",
+    title="vLLM",
+    example_model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B",
     images={
         "nvidia": ("vllm/vllm-openai", "v0.11.0"),
         "amd": ("rocm/vllm", "rocm6.4.1_vllm_0.10.1_20250909"),

@@ -8,7 +8,7 @@ from typing import Literal
 from ..catalog.nccl import collective_settings
 from ..engines import RayRole
 from ..placement import rdma_placement
-from ..sizing.settings import EngineSettings
+from ..sizing.settings import StackSizes
 from ..specs import AnyStack
 
 
@@ -88,7 +88,7 @@ class TorchrunPart:
     env_file: str = "/etc/gpuform/torchrun.env"
 
 
-def rdma_part(stack: AnyStack, settings: EngineSettings) -> RdmaPart | None:
+def rdma_part(stack: AnyStack, settings: StackSizes) -> RdmaPart | None:
     if rdma_placement(stack, settings) is None:
         return None
     nccl = collective_settings(stack.nodes.shape)

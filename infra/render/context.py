@@ -15,7 +15,7 @@ from typing import Literal
 
 from .. import node_metadata
 from ..engines import RayRole, driver
-from ..sizing.settings import EngineSettings
+from ..sizing.settings import StackSizes
 from ..specs import AnyStack, StackSpec, TrainingStackSpec
 from .cluster_part import RayPart, RdmaPart, TorchrunPart, rdma_part
 from .engine_part import CONTAINER_NAME, EnginePart, serve_inputs
@@ -67,7 +67,7 @@ class NodeContext:
         return {n: getattr(self, n) for n in names}
 
 
-def build_context(stack: AnyStack, node_index: int, settings: EngineSettings) -> NodeContext:
+def build_context(stack: AnyStack, node_index: int, settings: StackSizes) -> NodeContext:
     """Decide everything about node `node_index` of `stack` with `settings`."""
     topo = settings.topology
     # settings.nodes, not nodes.count: the planner picks the count a stack leaves unset, and
@@ -111,7 +111,7 @@ def build_context(stack: AnyStack, node_index: int, settings: EngineSettings) ->
     return _serving(common, stack, settings)
 
 
-def _serving(common: NodeContext, stack: StackSpec, settings: EngineSettings) -> NodeContext:
+def _serving(common: NodeContext, stack: StackSpec, settings: StackSizes) -> NodeContext:
     drv = driver(stack.engine.kind)
     port = stack.engine.serve_port
     weights = weights_part(stack, settings)
@@ -132,13 +132,14 @@ def _serving(common: NodeContext, stack: StackSpec, settings: EngineSettings) ->
         common,
         engine=EnginePart(
             kind=drv.kind,
+            title=drv.title,
             image=stack.image_ref,
             port=port,
             container_name=CONTAINER_NAME,
             container_cache=drv.container_cache,
             command=command,
             model=stack.model.id,
-            ollama_tag=stack.model.id if drv.pulls_model else None,
+            pull=drv.pull,
             api_key_unsupported=wants_key and drv.api_key is None,
         ),
         api_key=(
@@ -162,9 +163,7 @@ def _serving(common: NodeContext, stack: StackSpec, settings: EngineSettings) ->
     )
 
 
-def _training(
-    common: NodeContext, stack: TrainingStackSpec, settings: EngineSettings
-) -> NodeContext:
+def _training(common: NodeContext, stack: TrainingStackSpec, settings: StackSizes) -> NodeContext:
     t = stack.training
     role: RayRole = "head" if common.node.is_head else "worker"
     topo = settings.topology

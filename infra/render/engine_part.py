@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..engines import EngineCommand, EngineKind, ServeInputs
-from ..sizing.settings import EngineSettings
+from ..engines import EngineCommand, EngineKind, ModelPull, ServeInputs
+from ..sizing.settings import StackSizes
 from ..specs import StackSpec
 
 CONTAINER_NAME = "gpuform-engine"
@@ -17,14 +17,16 @@ class EnginePart:
     """The engine container of one node."""
 
     kind: EngineKind
+    title: str
     image: str
     port: int
     container_name: str
     container_cache: str
     command: EngineCommand
     model: str
-    ollama_tag: str | None
-    """The tag to pull once the server is up (engines that pull through the server)."""
+    pull: ModelPull | None
+    """How the engine pulls `model` through its running server (the model-pull step, once the
+    server answers); None: it loads the model at start."""
     api_key_unsupported: bool
     """The stack asks for a key but the engine has no way to enforce one (Ollama)."""
 
@@ -34,7 +36,7 @@ class EnginePart:
 
 
 def serve_inputs(
-    stack: StackSpec, node_index: int, settings: EngineSettings, model_path: str | None = None
+    stack: StackSpec, node_index: int, settings: StackSizes, model_path: str | None = None
 ) -> ServeInputs:
     """What node `node_index`'s engine command and ports are built from."""
     return ServeInputs(

@@ -259,7 +259,7 @@ STEPS: tuple[Step, ...] = (
         requires=("engine",),
         needs=frozenset({"internet"}),
         missing_words=("pull", "engine"),
-        when=lambda c: c.engine is not None and c.engine.ollama_tag is not None,
+        when=lambda c: c.engine is not None and c.engine.pull is not None,
     ),
     Step(
         "ready",

@@ -17,7 +17,7 @@ from typing import Literal
 from .. import node_metadata
 from ..engines import driver
 from ..errors import UserError
-from ..sizing.settings import EngineSettings
+from ..sizing.settings import StackSizes
 from ..specs import StackSpec
 from ..specs.weights import MAX_SHARED_ATTACHMENTS
 
@@ -123,7 +123,7 @@ def _key(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "--", text).strip("-")
 
 
-def weights_part(stack: StackSpec, settings: EngineSettings) -> WeightsPart | None:
+def weights_part(stack: StackSpec, settings: StackSizes) -> WeightsPart | None:
     """Node-side weights of `stack`; None where the engine pulls through its server (Ollama)."""
     if driver(stack.engine.kind).pulls_model:
         return None

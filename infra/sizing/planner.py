@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from ..catalog.optimizers import DEFAULT_OPTIMIZER, Optimizer, optimizer
 from ..catalog.shapes import Shape, get_shape, shapes
-from ..engines import EngineKind, Topology, driver
+from ..engines import EngineKind, Topology, default_kind, driver, kinds, one_of
 from ..errors import UserError
 from .catalog import ModelRef
 from .cost import usd_per_hour
@@ -75,7 +75,7 @@ class Request:
     def engine_kind(self) -> EngineKind:
         if self.engine is not None:
             return self.engine
-        return "ollama" if self.model.ollama_tag else "vllm"
+        return default_kind(pulls_model=self.model.ollama_tag is not None)
 
     @property
     def chosen_precision(self) -> Precision:
@@ -171,7 +171,7 @@ def _serve(
 ) -> Plan:
     a = req.model.model.arch
     engine = req.engine_kind
-    e = driver(engine).memory
+    memory = driver(engine).memory
     precision = req.chosen_precision
     topo = _topology(req, nodes, gpus_per_node)
     gpus = topo.gpus_per_replica
@@ -187,8 +187,8 @@ def _serve(
     ovh = overhead_bytes(engine)
     # What the driver reports a process can use, in bytes: engines size their KV cache from it.
     mem = shape.gpu_memory_bytes
-    frac = req.memory_fraction or e.default_fraction(mem / GIB, topo)
-    if e.fraction_covers_activations:
+    frac = req.memory_fraction or memory.default_fraction(mem / GIB, topo)
+    if memory.fraction_covers_activations:
         kv_budget = frac * mem - w_gpu - act - ovh
     else:
         kv_budget = frac * mem - w_gpu
@@ -228,7 +228,7 @@ def _serve(
         kv_tokens=kv_tokens,
         context=context,
         concurrent_seqs=kv_tokens // context if context else 0,
-        memory_fraction=frac if e.reports_fraction else None,
+        memory_fraction=frac if memory.reports_fraction else None,
         usd_per_hour=usd_per_hour(shape, nodes),
         fits=not reason,
         reason=reason,
@@ -380,8 +380,11 @@ def _check(req: Request) -> None:
     e = req.engine_kind
     serving = req.task == "serve"
     if serving and req.nodes is not None and req.nodes > 1 and not driver(e).multi_node:
+        spanning = one_of(kinds(lambda d: d.multi_node))
         raise UserError.at(
-            req.labels.nodes, req.nodes, f"{e} serves from one node; use 1, or vllm/sglang"
+            req.labels.nodes,
+            req.nodes,
+            f"{e} serves from one node; use 1, or an engine that spans nodes: {spanning}",
         )
     layers = req.model.model.arch.layers
     if serving and req.nodes is not None and req.nodes > layers:

@@ -1,4 +1,5 @@
-"""The engine settings a stack resolves to: what rendering turns into engine flags."""
+"""The sizes a stack resolves to (StackSizes): its nodes' layout, and for serving the engine's
+context and memory share, which rendering turns into engine flags."""
 
 from __future__ import annotations
 
@@ -21,19 +22,22 @@ SPEC_LABELS = Labels(
 
 
 @dataclass(frozen=True)
-class EngineSettings:
-    """Resolved sizes for one stack's engine.
+class StackSizes:
+    """What the sizing planner resolved one stack to, serving or training alike.
 
-    `topology` is the planner's layout of one replica (TP, PP, EP, nodes per replica) and how
-    many replicas run side by side (data parallel), each with its own head behind the load
-    balancer. Memory, KV tokens and the engine's flags all come from it.
+    `topology` is the layout of one replica (TP, PP, EP, nodes per replica) and how many
+    replicas run side by side (data parallel), each with its own head behind the load balancer;
+    a training stack is one replica of every node. Memory, KV tokens and the engine's flags all
+    come from it.
     """
 
     topology: Topology
     max_model_len: int | None
-    """None leaves the engine's default (Ollama, or a stack that sets nothing)."""
+    """None leaves the engine's default (Ollama, or a stack that sets nothing); always None for
+    a training stack, which has no engine."""
     gpu_memory_fraction: float | None
-    """vLLM's gpu_memory_utilization or SGLang's mem_fraction_static; None keeps the default."""
+    """vLLM's gpu_memory_utilization or SGLang's mem_fraction_static; None keeps the default
+    (and for a training stack)."""
 
     @property
     def nodes(self) -> int:
@@ -93,7 +97,7 @@ def _request(stack: StackSpec) -> Request:
     )
 
 
-def resolve(stack: AnyStack) -> EngineSettings:
+def resolve(stack: AnyStack) -> StackSizes:
     """Settings for `stack` from the sizing planner; UserError if it cannot fit.
 
     A training stack gets its nodes as one cluster (see `resolve_training`).
@@ -126,14 +130,14 @@ def resolve(stack: AnyStack) -> EngineSettings:
         replicas = wanted // chosen.nodes
     keeps_own = driver(stack.engine.kind).memory.default_context is not None
     planned_len = None if keeps_own else chosen.max_context
-    return EngineSettings(
+    return StackSizes(
         topology=chosen.topology.with_replicas(replicas),
         max_model_len=stack.engine.max_model_len or planned_len,
         gpu_memory_fraction=stack.engine.gpu_memory_utilization or chosen.memory_fraction,
     )
 
 
-def resolve_training(stack: TrainingStackSpec) -> EngineSettings:
+def resolve_training(stack: TrainingStackSpec) -> StackSizes:
     """One cluster of every node, checked by the planner: GPU memory per rank and, when Adam
     moves to host memory, the host memory of each node; UserError if it does not fit.
 
@@ -166,7 +170,7 @@ def resolve_training(stack: TrainingStackSpec) -> EngineSettings:
         gpus_per_node=gpus,
         dp=stack.nodes.count * gpus // model_parallel,
     )
-    return EngineSettings(topology=topology, max_model_len=None, gpu_memory_fraction=None)
+    return StackSizes(topology=topology, max_model_len=None, gpu_memory_fraction=None)
 
 
 def _refuse(result: Result, req: Request) -> NoReturn:

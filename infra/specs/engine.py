@@ -7,7 +7,7 @@ import re
 from pydantic import Field, field_validator
 
 from ..catalog.shapes import Vendor
-from ..engines import EngineKind, driver
+from ..engines import ENGINE_KINDS, EngineKind, driver, one_of
 from .base import Spec
 
 _IMAGE = re.compile(r"[a-z0-9][a-z0-9._/-]*", re.ASCII)
@@ -25,6 +25,13 @@ class Engine(Spec):
     max_model_len: int | None = Field(default=None, ge=256, le=1_048_576)
     gpu_memory_utilization: float | None = Field(default=None, gt=0.1, le=0.98)
     extra_args: tuple[str, ...] = ()
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, v: str) -> str:
+        if v not in ENGINE_KINDS:
+            raise ValueError(f"not a registered engine; use {one_of(ENGINE_KINDS)}")
+        return v
 
     @field_validator("image")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import model_validator
 
-from ..engines import driver
+from ..engines import driver, kinds, one_of
 from .base import Spec
 from .deployment import Deployment
 from .endpoint import Endpoint
@@ -13,6 +13,11 @@ from .model import Model
 from .nodes import NodeGroup
 from .storage import SharedStorage
 from .weights import MAX_SHARED_ATTACHMENTS, WeightCache
+
+
+def _fetched_by_gpuform() -> tuple[str, ...]:
+    """Engines whose weights the weights step fetches (from the hub or a bucket)."""
+    return kinds(lambda d: not d.pulls_model)
 
 
 class StackSpec(Spec):
@@ -37,15 +42,16 @@ class StackSpec(Spec):
                 f"engine.tensor_parallel_size {tp} exceeds the {shape.gpus} GPUs of one "
                 f"{shape.name}; use at most {shape.gpus} (pipeline across nodes for more)"
             )
-        if self.engine.kind == "ollama" and self.model.is_hf_id:
+        drv = driver(self.engine.kind)
+        if drv.pulls_model and self.model.is_hf_id:
             raise ValueError(
-                f"model.id {self.model.id!r} is a Hugging Face id but Ollama pulls its own tags; "
-                "use an Ollama tag such as deepseek-r1:70b"
+                f"model.id {self.model.id!r} is a Hugging Face id but {drv.title} pulls its own "
+                f"tags; use one of them, such as {drv.example_model}"
             )
-        if self.engine.kind != "ollama" and not self.model.is_hf_id:
+        if not drv.pulls_model and not self.model.is_hf_id:
             raise ValueError(
                 f"model.id {self.model.id!r} is not a Hugging Face id (org/name), which "
-                f"{self.engine.kind} needs; use e.g. deepseek-ai/DeepSeek-R1"
+                f"{self.engine.kind} needs; use e.g. {drv.example_model}"
             )
         image = self.engine.image or ""
         if shape.vendor == "amd" and image and "rocm" not in self.engine.image_ref("amd"):
@@ -65,10 +71,11 @@ class StackSpec(Spec):
 
     def _weights_fit(self) -> None:
         w = self.weights
-        if w is not None and self.engine.kind == "ollama":
+        drv = driver(self.engine.kind)
+        if w is not None and drv.pulls_model:
             raise ValueError(
-                "weights is set but Ollama pulls its own GGUF tags through its server; "
-                "drop weights or serve with vllm, sglang or tgi"
+                f"weights is set but {drv.title} pulls its own tags through its server; "
+                f"drop weights or serve with {one_of(_fetched_by_gpuform())}"
             )
         shared = w is not None and w.volume is not None and w.volume.mode == "shared-read-only"
         if shared and self.nodes.count > MAX_SHARED_ATTACHMENTS:
@@ -83,11 +90,12 @@ class StackSpec(Spec):
         # and its policy would grant nodes a credential they never use.
         if not self.model.hub_token:
             return
-        if self.engine.kind == "ollama":
+        drv = driver(self.engine.kind)
+        if drv.pulls_model:
             raise ValueError(
-                f"model.hub_token = True but Ollama pulls {self.model.id!r} through its own "
+                f"model.hub_token = True but {drv.title} pulls {self.model.id!r} through its own "
                 "registry, not the Hugging Face hub; drop hub_token, or serve a hub model with "
-                "vllm, sglang or tgi"
+                f"{one_of(_fetched_by_gpuform())}"
             )
         if self.weights is not None:
             raise ValueError(

@@ -22,7 +22,7 @@ from infra.node_plan import plan_nodes, pool_stage0
 from infra.render.bundle import Bundle
 from infra.render.context import serve_inputs
 from infra.sizing import settings as sizing
-from infra.sizing.settings import EngineSettings
+from infra.sizing.settings import StackSizes
 from infra.specs import AnyStack, StackSpec, TrainingStackSpec
 from infra.specs.nodes import Image
 
@@ -226,7 +226,7 @@ def plan_stack(stack: AnyStack, weights_url: str = "", store: str = "") -> list[
 
 def _pool_plans(
     stack: AnyStack,
-    settings: EngineSettings,
+    settings: StackSizes,
     nodes: tuple[InfraNodePlan, ...],
     addrs: list[IPv4Interface],
     weights_url: str,
@@ -293,7 +293,7 @@ def _hub_token_secret(stack: AnyStack) -> str:
 
 
 def _served_ports(
-    stack: AnyStack, settings: EngineSettings, index: int, serves_http: bool
+    stack: AnyStack, settings: StackSizes, index: int, serves_http: bool
 ) -> tuple[int, ...]:
     if not isinstance(stack, StackSpec):
         return ()
