@@ -157,6 +157,32 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json", help="Print the plans as JSON.")] = False,
 ) -> None:
     """Size a model onto OCI GPU shapes: GPUs, TP/PP/EP, context length and $/hour."""
+    req = _request(
+        model, shape, nodes, tp, precision, engine, context, task, batch, gpus, optimizer_name,
+        config,
+    )  # fmt: skip
+    try:
+        result = run_plan(req)
+    except UserError as err:
+        raise fail(str(err)) from None
+    _show(result, req.model, as_json)
+
+
+def _request(
+    model: str,
+    shape: str | None,
+    nodes: int | None,
+    tp: int | None,
+    precision: str | None,
+    engine: str | None,
+    context: int | None,
+    task: str,
+    batch: int,
+    gpus: int | None,
+    optimizer_name: str | None,
+    config: Path | None,
+) -> Request:
+    """The planner's request from the command line, every choice checked in one line."""
     if shape is not None and shape not in shapes():
         raise fail(f"--shape {shape!r} is not an OCI GPU shape; use one of {', '.join(shapes())}")
     chosen_task: Task | None = _choice("task", task, TASKS)
@@ -166,7 +192,7 @@ def plan(
     chosen_optimizer: Optimizer | None = _choice("optimizer", optimizer_name, tuple(OPTIMIZERS))
     ref = _model(model, config)
     _tag_fixes(ref, chosen_engine, chosen_precision)
-    req = Request(
+    return Request(
         model=ref,
         task=chosen_task,
         engine=chosen_engine,
@@ -179,10 +205,10 @@ def plan(
         gpus=gpus,
         optimizer=chosen_optimizer,
     )
-    try:
-        result = run_plan(req)
-    except UserError as err:
-        raise fail(str(err)) from None
+
+
+def _show(result: Result, ref: ModelRef, as_json: bool) -> None:
+    """The plans as a table and a summary line, or as JSON; a refusal in one line, exit 2."""
     if result.chosen is None:
         message = why_not(result)
         if as_json:

@@ -166,6 +166,24 @@ def _gpus(n: int) -> str:
     return f"{n} GPU" if n == 1 else f"{n} GPUs"
 
 
+def _serve_refusal(
+    weights: int, gpus: int, usable: float, mem: int, kv_tokens: int, context: int
+) -> str:
+    """Why a replica's weights or its context do not fit what the engine may use, or ""."""
+    w_gpu = math.ceil(weights / gpus)
+    if w_gpu > usable:
+        return (
+            f"{_gb(weights)} GB of weights over {gpus} GPU{'s' if gpus > 1 else ''} is "
+            f"{_gb(w_gpu)} GB each, past the {_gb(usable)} GB the engine may use of "
+            f"{_gb(mem)} GB"
+        )
+    if kv_tokens < context:
+        return (
+            f"the KV cache left over holds {kv_tokens} tokens, fewer than a {context}-token context"
+        )
+    return ""
+
+
 def _serve(
     req: Request, p: ParamCount, shape: Shape, nodes: int, gpus_per_node: int, context: int
 ) -> Plan:
@@ -183,33 +201,23 @@ def _serve(
     kv_token = kv_bytes_per_token(a, engine)
     kv_gpu = kv_bytes_per_token_per_gpu(a, engine, topo)
     w_gpu = math.ceil(weights / gpus)
-    act = activation_bytes(a, engine, topo.tp, shape)
-    ovh = overhead_bytes(engine)
+    act = activation_bytes(a, engine, topo.tp, shape) + overhead_bytes(engine)
     # What the driver reports a process can use, in bytes: engines size their KV cache from it.
     mem = shape.gpu_memory_bytes
     frac = req.memory_fraction or memory.default_fraction(mem / GIB, topo)
     if memory.fraction_covers_activations:
-        kv_budget = frac * mem - w_gpu - act - ovh
+        kv_budget = frac * mem - w_gpu - act
     else:
         kv_budget = frac * mem - w_gpu
-        if not reason and (1 - frac) * mem < act + ovh:
+        if not reason and (1 - frac) * mem < act:
             reason = (
                 f"a memory fraction of {frac} leaves {_gb((1 - frac) * mem)} GB per GPU for "
-                f"activations and CUDA graphs, which need {_gb(act + ovh)} GB; lower it"
+                f"activations and CUDA graphs, which need {_gb(act)} GB; lower it"
             )
     kv_tokens = max(0, math.floor(kv_budget / kv_gpu))
     max_context = min(a.max_position_embeddings, kv_tokens)
-    if not reason and w_gpu > frac * mem:
-        reason = (
-            f"{_gb(weights)} GB of weights over {gpus} GPU{'s' if gpus > 1 else ''} is "
-            f"{_gb(w_gpu)} GB each, past the {_gb(frac * mem)} GB the engine may use of "
-            f"{_gb(mem)} GB"
-        )
-    elif not reason and kv_tokens < context:
-        reason = (
-            f"the KV cache left over holds {kv_tokens} tokens, fewer than a {context}-token context"
-        )
-    need = gpus * (w_gpu + act + ovh + kv_gpu * context)
+    reason = reason or _serve_refusal(weights, gpus, frac * mem, mem, kv_tokens, context)
+    need = gpus * (w_gpu + act + kv_gpu * context)
     return Plan(
         model=req.model.model.id if not req.model.ollama_tag else req.model.ollama_tag,
         task="serve",
@@ -256,6 +264,26 @@ def _topology_problem(req: Request, topo: Topology) -> str:
     return ""
 
 
+def _train_refusal(
+    shape: Shape, gpus: int, opt: Optimizer, per_gpu: float, offload: bool, host: float
+) -> str:
+    """Why a fine-tune does not fit one GPU or the host of `shape`, or "" where it does."""
+    mem = shape.gpu_memory_bytes
+    if per_gpu > GPU_USABLE * mem:
+        return (
+            f"needs {_gb(per_gpu)} GB per GPU over {_gpus(gpus)} with "
+            f"{optimizer(opt).label}{', its states offloaded to host' if offload else ''}; "
+            f"{shape.name} has {_gb(mem)} GB per GPU, of which the plan keeps "
+            f"{_gb((1 - GPU_USABLE) * mem)} GB as margin"
+        )
+    if host > HOST_USABLE * shape.host_memory_gb * GB:
+        return (
+            f"offloaded Adam states need {_gb(host)} GB of host memory per node; "
+            f"{shape.name} has {shape.host_memory_gb} GB"
+        )
+    return ""
+
+
 def _train(req: Request, p: ParamCount, shape: Shape, nodes: int, seq: int) -> Plan:
     """ZeRO-3 (FSDP) over every GPU; for full fine-tuning, Adam offloaded to host if needed."""
     a = req.model.model.arch
@@ -277,18 +305,7 @@ def _train(req: Request, p: ParamCount, shape: Shape, nodes: int, seq: int) -> P
         offload = True
         per_gpu = gpu_bytes(a, tm, seq, req.batch, gpus, offload=True)
         host = tm.offloadable / nodes
-    if not reason and per_gpu > GPU_USABLE * mem:
-        reason = (
-            f"needs {_gb(per_gpu)} GB per GPU over {_gpus(gpus)} with "
-            f"{optimizer(opt).label}{', its states offloaded to host' if offload else ''}; "
-            f"{shape.name} has {_gb(mem)} GB per GPU, of which the plan keeps "
-            f"{_gb((1 - GPU_USABLE) * mem)} GB as margin"
-        )
-    elif host > HOST_USABLE * shape.host_memory_gb * GB:
-        reason = (
-            f"offloaded Adam states need {_gb(host)} GB of host memory per node; "
-            f"{shape.name} has {shape.host_memory_gb} GB"
-        )
+    reason = reason or _train_refusal(shape, gpus, opt, per_gpu, offload, host)
     return Plan(
         model=req.model.model.id,
         task=req.task,
