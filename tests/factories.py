@@ -24,3 +24,16 @@ def deployment(name: str, **fields: Any) -> Deployment:
         "api_allowed_cidrs": [TEST_NET],
     }
     return Deployment(**(base | fields))
+
+
+LLAMA_1B_CONFIG: dict[str, object] = {
+    "model_type": "llama",
+    "num_hidden_layers": 16,
+    "hidden_size": 2048,
+    "intermediate_size": 8192,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 8,
+    "vocab_size": 128256,
+    "max_position_embeddings": 131072,
+}
+"""A small Llama config.json, for `gpuform plan --config`: a model outside the catalog."""

@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 from infra.cli.plan import plan
 from infra.sizing.catalog import catalog
 
+from .factories import LLAMA_1B_CONFIG
+
 app = typer.Typer()
 app.command("plan")(plan)
 app.command("noop")(lambda: None)  # two commands, so `plan` is a subcommand as in main.py
@@ -78,21 +80,7 @@ def test_fine_tuning_tasks() -> None:
 
 def test_local_config_plans_a_model_outside_the_catalog(tmp_path: Path) -> None:
     cfg = tmp_path / "config.json"
-    cfg.write_text(
-        json.dumps(
-            {
-                "model_type": "llama",
-                "num_hidden_layers": 16,
-                "hidden_size": 2048,
-                "intermediate_size": 8192,
-                "num_attention_heads": 32,
-                "num_key_value_heads": 8,
-                "vocab_size": 128256,
-                "max_position_embeddings": 131072,
-                "tie_word_embeddings": True,
-            }
-        )
-    )
+    cfg.write_text(json.dumps({**LLAMA_1B_CONFIG, "tie_word_embeddings": True}))
     code, out, _ = _run("my-1b", "--config", str(cfg), "--json")
     assert code == 0
     assert json.loads(out)["chosen"]["kv_bytes_per_token"] == 16 * 2 * 8 * 64 * 2

@@ -9,17 +9,9 @@ from pathlib import Path
 import pytest
 
 from .conftest import run_cli
+from .factories import LLAMA_1B_CONFIG
 
-LLAMA_1B: dict[str, object] = {
-    "model_type": "llama",
-    "num_hidden_layers": 16,
-    "hidden_size": 2048,
-    "intermediate_size": 8192,
-    "num_attention_heads": 32,
-    "num_key_value_heads": 8,
-    "vocab_size": 128256,
-    "max_position_embeddings": 131072,
-}
+LLAMA_1B = LLAMA_1B_CONFIG
 
 
 def _refused(args: list[str], says: str) -> None:
