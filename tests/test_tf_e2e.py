@@ -265,14 +265,17 @@ from datetime import UTC, datetime
 from infra.specs import Deployment, Engine, Model, NodeGroup, StackSpec, WeightCache
 
 stack = StackSpec(
-    deployment=deployment("weights-cached"),
+    deployment=Deployment(
+        name="weights-cached",
+        region="us-ashburn-1",
+        ssh_allowed_cidrs=["198.51.100.0/24"],
+        api_allowed_cidrs=["198.51.100.0/24"],
+    ),
     nodes=NodeGroup(shape="VM.GPU.A10.1", count=1, boot_volume_gb=200),
     model=Model(id="deepseek-ai/DeepSeek-R1-Distill-Llama-8B", precision="bf16"),
     engine=Engine(kind="vllm", image="vllm/vllm-openai", tag="v0.11.0", max_model_len=4096),
     weights=WeightCache(bucket="gpuform-weights", par_expires=datetime(2099, 1, 1, tzinfo=UTC)),
 )
-
-from tests.factories import deployment
 """
 
 
