@@ -748,6 +748,23 @@ def test_ollama_that_cannot_pull_its_tag_is_one_line(tmp_path: Path) -> None:
     assert "ollama could not pull deepseek-r1:70b (pull model manifest" in _one_line(node.run())
 
 
+def test_a_pulling_engine_whose_server_never_answers_is_one_line(tmp_path: Path) -> None:
+    """The pull waits (one poll, one sleep) for the server, then gives up in one line."""
+    ctx = _stack_ctx(
+        nodes=NodeGroup(shape="BM.GPU.H100.8"),
+        model="deepseek-r1:70b",
+        engine=Engine(kind="ollama"),
+        endpoint=Endpoint(require_api_key=False),
+    )
+    ctx = dataclasses.replace(ctx, limits=dataclasses.replace(ctx.limits, server_up_timeout_s=1))
+    node = Node(tmp_path, ctx, "model-pull")
+    node.stub("curl", "exit 7")  # connection refused, every time
+    node.stub("systemctl", "exit 1")  # the engine unit has not failed
+    assert ctx.engine is not None
+    line = _one_line(node.run())
+    assert f"did not answer on port {ctx.engine.port} within 1s" in line, line
+
+
 def test_ready_gives_up_after_its_bound_in_one_line(tmp_path: Path) -> None:
     ctx = _ctx(A10_UBUNTU)
     ctx = dataclasses.replace(ctx, limits=dataclasses.replace(ctx.limits, ready_timeout_s=0))
