@@ -35,7 +35,10 @@ class Stuck:
         threading.Event().wait()  # a journal with nothing more to say
 
     def run(self, node, command, *, timeout_s, on_line=None):
-        print("stuck: running", file=sys.stderr, flush=True)
+        # One write per line: exec runs this on a thread per node, and print() writes the
+        # text and its newline apart, so two nodes' lines could interleave.
+        sys.stderr.write("stuck: running\\n")
+        sys.stderr.flush()
         threading.Event().wait()  # a command that runs on
 
     def close(self):
@@ -86,6 +89,6 @@ def test_logs_follow_ends_on_one_ctrl_c_even_when_closing_the_connection_hangs(
 def test_exec_ends_on_one_ctrl_c_even_when_closing_the_connection_hangs(tmp_path: Path) -> None:
     code, seconds, seen = _interrupted(tmp_path, "exec", "r1-h100", "--", "sleep 777",
                                        ready="stderr")  # fmt: skip
-    assert seen == "stuck: running\n"
+    assert seen.startswith("stuck: running"), seen
     assert code == 130, f"exit {code} after {seconds:.0f}s"
     assert seconds < 10
