@@ -735,13 +735,18 @@ def test_a_ray_worker_waits_for_its_head_then_joins(tmp_path: Path) -> None:
     assert [c.split()[1] for c in node.called()] == ["health-check", "health-check", "start"]
 
 
-def test_ollama_that_cannot_pull_its_tag_is_one_line(tmp_path: Path) -> None:
-    ctx = _stack_ctx(
+def _ollama_ctx() -> NodeContext:
+    """An Ollama node: the engine that pulls its model through its own server."""
+    return _stack_ctx(
         nodes=NodeGroup(shape="BM.GPU.H100.8"),
         model="deepseek-r1:70b",
         engine=Engine(kind="ollama"),
         endpoint=Endpoint(require_api_key=False),
     )
+
+
+def test_ollama_that_cannot_pull_its_tag_is_one_line(tmp_path: Path) -> None:
+    ctx = _ollama_ctx()
     node = Node(tmp_path, ctx, "model-pull")
     node.stub("curl")
     node.stub("docker", 'echo "pull model manifest: file does not exist" >&2; exit 1')
@@ -750,12 +755,7 @@ def test_ollama_that_cannot_pull_its_tag_is_one_line(tmp_path: Path) -> None:
 
 def test_a_pulling_engine_whose_server_never_answers_is_one_line(tmp_path: Path) -> None:
     """The pull waits (one poll, one sleep) for the server, then gives up in one line."""
-    ctx = _stack_ctx(
-        nodes=NodeGroup(shape="BM.GPU.H100.8"),
-        model="deepseek-r1:70b",
-        engine=Engine(kind="ollama"),
-        endpoint=Endpoint(require_api_key=False),
-    )
+    ctx = _ollama_ctx()
     ctx = dataclasses.replace(ctx, limits=dataclasses.replace(ctx.limits, server_up_timeout_s=1))
     node = Node(tmp_path, ctx, "model-pull")
     node.stub("curl", "exit 7")  # connection refused, every time
@@ -919,12 +919,7 @@ def test_a_hub_pull_caches_on_local_nvme_when_mounted(tmp_path: Path) -> None:
 
 
 def test_the_engines_own_environment_reaches_its_container(tmp_path: Path) -> None:
-    ctx = _stack_ctx(
-        nodes=NodeGroup(shape="BM.GPU.H100.8"),
-        model="deepseek-r1:70b",
-        engine=Engine(kind="ollama"),
-        endpoint=Endpoint(require_api_key=False),
-    )
+    ctx = _ollama_ctx()
     assert ctx.engine is not None and ctx.engine.command.env
     node = Node(tmp_path, ctx, "engine", "engine-run")
     node.stub("docker")
